@@ -1,0 +1,181 @@
+"""nas.pareto against brute force on random points."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nas import pareto
+
+MIXED = ["maximize", "minimize", "minimize"]
+
+
+def _brute_dominates(a, b, directions) -> bool:
+    better_somewhere = False
+    for x, y, d in zip(a, b, directions):
+        if d == "maximize":
+            x, y = -x, -y
+        if x > y:
+            return False
+        if x < y:
+            better_somewhere = True
+    return better_somewhere
+
+
+def _brute_front(points, directions) -> list[bool]:
+    return [
+        not any(_brute_dominates(q, p, directions) for j, q in enumerate(points) if j != i)
+        for i, p in enumerate(points)
+    ]
+
+
+def _brute_ranks(points, directions) -> list[int]:
+    ranks = [-1] * len(points)
+    left = list(range(len(points)))
+    rank = 0
+    while left:
+        front = [i for i in left if not any(_brute_dominates(points[j], points[i], directions) for j in left)]
+        for i in front:
+            ranks[i] = rank
+        left = [i for i in left if i not in front]
+        rank += 1
+    return ranks
+
+
+def _brute_hypervolume(points, reference, directions) -> float:
+    """Inclusion-exclusion over every subset of boxes [point, reference] (minimized space)."""
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    minimized = [np.asarray(p) * signs for p in points]
+    ref = np.asarray(reference) * signs
+    minimized = [p for p in minimized if np.all(p < ref)]
+    total = 0.0
+    for size in range(1, len(minimized) + 1):
+        for subset in itertools.combinations(minimized, size):
+            corner = np.max(subset, axis=0)
+            total += (-1) ** (size + 1) * float(np.prod(ref - corner))
+    return total
+
+
+def _random_points(rng: np.random.Generator, n: int, m: int, integer: bool) -> np.ndarray:
+    if integer:  # many ties and duplicates, the hard cases for dominance
+        return rng.integers(0, 6, size=(n, m)).astype(float)
+    return rng.random((n, m))
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("integer", [False, True])
+def test_front_and_ranks_match_brute_force(m: int, integer: bool) -> None:
+    rng = np.random.default_rng(m * 10 + integer)
+    directions = MIXED[:m]
+    for _ in range(40):
+        points = _random_points(rng, int(rng.integers(1, 25)), m, integer)
+        assert pareto.non_dominated_mask(points, directions).tolist() == _brute_front(points.tolist(), directions)
+        assert pareto.non_dominated_sort(points, directions).tolist() == _brute_ranks(points.tolist(), directions)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("integer", [False, True])
+def test_hypervolume_matches_inclusion_exclusion(m: int, integer: bool) -> None:
+    rng = np.random.default_rng(100 + m * 10 + integer)
+    directions = MIXED[:m]
+    # Reference worse than every point: 0 for the maximized objective, above the max for the others;
+    # sometimes inside the cloud, so that points not beating it must be ignored.
+    for trial in range(40):
+        points = _random_points(rng, int(rng.integers(1, 10)), m, integer)
+        if trial % 3 == 0:
+            reference = [float(np.median(points[:, k])) for k in range(m)]
+        else:
+            reference = [-0.5 if d == "maximize" else 6.5 for d in directions]
+        expected = _brute_hypervolume(points, reference, directions)
+        assert pareto.hypervolume(points, reference, directions) == pytest.approx(expected, abs=1e-9)
+
+
+def test_hypervolume_integer_grid_cell_count() -> None:
+    """On integer points, the hypervolume equals the number of unit cells some point dominates."""
+    rng = np.random.default_rng(7)
+    directions = ["minimize", "maximize", "minimize"]
+    for _ in range(20):
+        points = rng.integers(0, 5, size=(int(rng.integers(1, 12)), 3))
+        reference = [5, -1, 5]
+        cells = 0
+        for x, y, z in itertools.product(range(5), range(-1, 4), range(5)):
+            # cell [x, x+1] x [y, y+1] x [z, z+1]; y is maximized so its far side is y + 1
+            if any(p[0] <= x and p[1] >= y + 1 and p[2] <= z for p in points):
+                cells += 1
+        assert pareto.hypervolume(points, reference, directions) == pytest.approx(cells)
+
+
+def test_hypervolume_known_values() -> None:
+    # accuracy (max) vs latency (min); reference accuracy 0, latency 10 ms
+    points = [[0.9, 8.0], [0.5, 2.0], [0.4, 9.0]]  # the last is dominated
+    assert pareto.hypervolume(points, [0.0, 10.0], ["maximize", "minimize"]) == pytest.approx(
+        0.5 * 8.0 + (0.9 - 0.5) * 2.0
+    )
+    assert pareto.hypervolume([], [0.0, 10.0], ["maximize", "minimize"]) == 0.0
+    cube = pareto.hypervolume([[1, 1, 1]], [3, 3, 3], ["minimize"] * 3)
+    assert cube == pytest.approx(8.0)
+
+
+def test_knee_matches_brute_force_distance_in_2d() -> None:
+    rng = np.random.default_rng(3)
+    directions = ["maximize", "minimize"]
+    for _ in range(40):
+        points = rng.random((int(rng.integers(3, 30)), 2))
+        front = [i for i, on in enumerate(_brute_front(points.tolist(), directions)) if on]
+        f = points[front]
+        acc, lat = f[:, 0], f[:, 1]
+        if np.ptp(acc) == 0 or np.ptp(lat) == 0:
+            continue
+        # distance to the line through the two extremes, in normalized units, signed towards the ideal
+        a = np.array([(acc.max() - acc[np.argmin(acc)]) / np.ptp(acc), (lat[np.argmin(acc)] - lat.min()) / np.ptp(lat)])
+        b = np.array([(acc.max() - acc[np.argmax(acc)]) / np.ptp(acc), (lat[np.argmax(acc)] - lat.min()) / np.ptp(lat)])
+        norm = np.column_stack([(acc.max() - acc) / np.ptp(acc), (lat - lat.min()) / np.ptp(lat)])
+        direction = (b - a) / np.linalg.norm(b - a)
+        rel = norm - a
+        cross = rel[:, 0] * direction[1] - rel[:, 1] * direction[0]
+        # the ideal point (0, 0) lies on the positive or negative side; orient towards it
+        ideal_side = np.sign((-a[0]) * direction[1] - (-a[1]) * direction[0])
+        expected = front[int(np.argmax(cross * ideal_side))]
+        assert pareto.knee_index(points, directions) == expected
+
+
+def test_knee_prefers_the_bend() -> None:
+    # a clear elbow at (0.85, 2 ms) between a slow accurate and a fast inaccurate model
+    points = [[0.9, 20.0], [0.85, 2.0], [0.3, 1.0], [0.5, 30.0]]
+    assert pareto.knee_index(points, ["maximize", "minimize"]) == 1
+    assert pareto.knee_index([[0.5, 1.0]], ["maximize", "minimize"]) == 0
+
+
+def test_bad_input_names_the_problem() -> None:
+    with pytest.raises(ValueError, match="direction"):
+        pareto.non_dominated_mask([[1, 2]], ["maximize", "sideways"])
+    with pytest.raises(ValueError, match="2 objectives but 3 directions"):
+        pareto.non_dominated_mask([[1, 2]], MIXED)
+    with pytest.raises(ValueError, match="NaN"):
+        pareto.non_dominated_mask([[1, float("nan")]], ["maximize", "minimize"])
+    with pytest.raises(ValueError, match="reference point has 1 values"):
+        pareto.hypervolume([[1, 2]], [0], ["maximize", "minimize"])
+    with pytest.raises(ValueError, match="up to 3 objectives"):
+        pareto.hypervolume([[1, 2, 3, 4]], [0, 0, 0, 0], ["minimize"] * 4)
+    with pytest.raises(ValueError, match="empty"):
+        pareto.knee_index(np.zeros((0, 2)), ["maximize", "minimize"])
+
+
+def test_directions_accept_optuna_style_names() -> None:
+    class StudyDirection:  # same shape as optuna.study.StudyDirection members
+        name = "MAXIMIZE"
+
+    assert pareto.parse_directions([StudyDirection(), "MIN", "Minimize"]) == ["maximize", "minimize", "minimize"]
+
+
+def test_module_imports_no_framework() -> None:
+    code = (
+        "import sys, nas.pareto; bad = [m for m in ('tensorflow', 'optuna', 'pandas', 'tf_keras', 'ray')"
+        " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
