@@ -1,0 +1,154 @@
+"""The timed loop, run inside the measurement subprocess (see :mod:`edge_profiler._worker`).
+
+Follows LiteRT's benchmark tools: the model is loaded and its tensors allocated (``init_ms``), the
+inputs are filled once with random values of the right dtype, ``warmup_runs`` untimed runs follow
+(the first one is ``first_inference_ms``), then timed runs until both ``runs`` and ``min_seconds``
+are reached (``benchmark_model --num_runs/--min_secs``), capped at ``max_seconds``. Peak memory is
+``getrusage(RUSAGE_SELF).ru_maxrss`` of the subprocess, as ``benchmark_model`` reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from edge_profiler.errors import ProfilerError
+from edge_profiler.params import MeasureParams
+from edge_profiler.runtime import load_interpreter
+from edge_profiler.stats import latency_stats
+
+_RANDOM_SEED = 20240521
+
+
+def _maxrss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    scale = 1.0 if sys.platform == "darwin" else 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _tensor_bytes(details: list[dict[str, Any]]) -> int:
+    total = 0
+    for detail in details:
+        try:
+            total += int(np.prod(np.asarray(detail["shape"], dtype=np.int64))) * np.dtype(detail["dtype"]).itemsize
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return total
+
+
+def random_input(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarray:
+    """Random values like ``benchmark_litert_model.py``: floats in [-1, 1], ints in [-128, 127]."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(d) for d in shape)
+    if np.issubdtype(dtype, np.floating):
+        return rng.uniform(-1.0, 1.0, shape).astype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -128), min(info.max, 127) + 1, shape, dtype=dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    return np.zeros(shape, dtype=dtype)
+
+
+def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
+                  max_seconds: float = 120.0, memory_limit_bytes: int | None = None) -> dict[str, Any]:
+    """Measure one model in this process; raise :class:`ProfilerError` for a bad model."""
+    info, interpreter_cls, resolver = load_interpreter(runtime)
+    baseline_rss_mb = _maxrss_mb()
+    kwargs: dict[str, Any] = {"model_content": model, "num_threads": params.threads}
+    if not params.use_xnnpack:
+        if resolver is None:
+            raise ProfilerError("bad_request", f"{info.name} {info.version} cannot disable XNNPACK")
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+    start = time.perf_counter()
+    try:
+        interpreter = interpreter_cls(**kwargs)
+    except MemoryError as exc:
+        raise ProfilerError("out_of_memory", f"loading the model ran out of memory: {exc}") from None
+    except Exception as exc:  # the runtime raises ValueError/RuntimeError with its own message
+        raise ProfilerError("rejected", f"{info.name} cannot load the model: {exc}",
+                            detail={"stage": "load"}) from None
+    try:
+        tensor_bytes = _tensor_bytes(interpreter.get_tensor_details())
+    except Exception:  # noqa: BLE001 - details are a diagnostic only
+        tensor_bytes = 0
+    try:
+        interpreter.allocate_tensors()
+    except MemoryError as exc:
+        raise ProfilerError("out_of_memory", f"allocating tensors ran out of memory: {exc}") from None
+    except Exception as exc:
+        # Under RLIMIT_AS a failed allocation surfaces as a RuntimeError (often with an empty
+        # message or a delegate "failed to prepare"); the tensor sizes the model declares tell the
+        # cases apart: kernels need scratch buffers several times their inputs' size, so declared
+        # tensors above a quarter of the address-space budget cannot fit.
+        if memory_limit_bytes and tensor_bytes >= memory_limit_bytes // 4:
+            raise ProfilerError(
+                "out_of_memory",
+                f"allocating tensors failed under the {memory_limit_bytes / 2**20:.0f} MB address-space "
+                f"limit: the model declares {tensor_bytes / 2**20:.0f} MB of tensors, plus kernel scratch "
+                f"buffers ({exc or 'allocation failed'})",
+                detail={"stage": "allocate", "tensor_bytes": tensor_bytes}) from None
+        raise ProfilerError("rejected", f"{info.name} cannot allocate the model's tensors: {exc}",
+                            detail={"stage": "allocate"}) from None
+    init_ms = (time.perf_counter() - start) * 1000.0
+    init_rss_mb = _maxrss_mb()
+
+    rng = np.random.default_rng(_RANDOM_SEED)
+    inputs = []
+    try:
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], random_input(detail["shape"], detail["dtype"], rng))
+            inputs.append({"name": detail["name"], "shape": [int(d) for d in detail["shape"]],
+                           "dtype": np.dtype(detail["dtype"]).name})
+    except MemoryError as exc:
+        raise ProfilerError("out_of_memory", f"creating the inputs ran out of memory: {exc}") from None
+    except Exception as exc:
+        raise ProfilerError("rejected", f"cannot fill the model's inputs: {exc}", detail={"stage": "inputs"}) from None
+
+    invoke = interpreter.invoke
+    warmup_ms: list[float] = []
+    times_ms: list[float] = []
+    perf_counter = time.perf_counter
+    try:
+        for _ in range(params.warmup_runs):
+            t0 = perf_counter()
+            invoke()
+            warmup_ms.append((perf_counter() - t0) * 1000.0)
+        loop_start = perf_counter()
+        while True:
+            t0 = perf_counter()
+            invoke()
+            t1 = perf_counter()
+            times_ms.append((t1 - t0) * 1000.0)
+            elapsed = t1 - loop_start
+            if len(times_ms) >= params.runs and elapsed >= params.min_seconds:
+                break
+            if elapsed >= max_seconds:
+                break
+    except MemoryError as exc:
+        raise ProfilerError("out_of_memory", f"inference ran out of memory: {exc}") from None
+    except Exception as exc:
+        raise ProfilerError("rejected", f"inference failed: {exc}", detail={"stage": "invoke"}) from None
+
+    first_inference_ms = warmup_ms[0] if warmup_ms else times_ms[0]
+    peak_mb = _maxrss_mb()
+    return {
+        "latency_ms": latency_stats(times_ms),
+        "init_ms": init_ms,
+        "first_inference_ms": first_inference_ms,
+        "warmup_ms": {"count": len(warmup_ms), "mean": float(np.mean(warmup_ms)) if warmup_ms else None},
+        "peak_memory_mb": peak_mb,
+        "memory_delta_mb": {"init": init_rss_mb - baseline_rss_mb, "overall": peak_mb - baseline_rss_mb},
+        "timed_seconds": perf_counter() - loop_start,
+        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "model_size_bytes": len(model),
+        "inputs": inputs,
+        "runtime": info.to_json(),
+        "params": params.to_json(),
+    }
