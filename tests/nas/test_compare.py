@@ -1,0 +1,78 @@
+"""nas.compare: dominance marking, speed-up and accuracy gain on a constructed case."""
+
+from __future__ import annotations
+
+import pytest
+
+from nas.compare import compare, side_by_side_rows, summary_lines
+from nas.results import ModelPoint, pareto_front
+
+
+def _point(label: str, accuracy: float, latency_ms: float, size_bytes: int, **kw) -> ModelPoint:
+    return ModelPoint(label=label, architecture=f"arch-{label}", accuracy=accuracy,
+                      latency_ms_p50=latency_ms, size_bytes=size_bytes, **kw)
+
+
+A = _point("trial 1", 0.90, 2.0, 100, trial_number=1)
+B = _point("trial 2", 0.80, 1.0, 50, trial_number=2)
+C = _point("trial 3", 0.86, 2.5, 400, trial_number=3)  # beats M1 on accuracy and latency, not size
+M1 = _point("mobilenet_v2_0.5", 0.85, 3.0, 200, baseline="mobilenet_v2_0.5")
+M2 = _point("mobilenet_v2_1.0", 0.95, 5.0, 300, baseline="mobilenet_v2_1.0")
+M3 = _point("mobilenet_v2_0.35", 0.70, 0.5, 10, baseline="mobilenet_v2_0.35")
+
+
+def test_dominance_speedup_and_gain() -> None:
+    m1, m2, m3 = compare([A, B, C], [M1, M2, M3])
+
+    assert m1.dominated_by == (A,)  # C is larger, B less accurate
+    assert m1.fastest_as_accurate == A and m1.speedup == pytest.approx(3.0 / 2.0)
+    assert m1.most_accurate_as_fast == A and m1.accuracy_gain == pytest.approx(0.05)
+
+    assert m2.dominated_by == ()
+    assert m2.fastest_as_accurate is None and m2.speedup is None
+    assert m2.most_accurate_as_fast == A and m2.accuracy_gain == pytest.approx(-0.05)
+
+    assert m3.dominated_by == ()
+    assert m3.fastest_as_accurate == B and m3.speedup == pytest.approx(0.5)
+    assert m3.most_accurate_as_fast is None and m3.accuracy_gain is None
+
+
+def test_two_objective_dominance_ignores_size() -> None:
+    (m1,) = compare([A, B, C], [M1], {"accuracy": "maximize", "latency_ms_p50": "minimize"})
+    assert m1.dominated_by == (A, C)
+
+
+def test_equal_points_do_not_dominate_but_count_as_equal_or_better() -> None:
+    twin = _point("trial 9", M1.accuracy, M1.latency_ms_p50, M1.size_bytes, trial_number=9)
+    (m1,) = compare([twin], [M1])
+    assert m1.dominated_by == ()
+    assert m1.speedup == pytest.approx(1.0) and m1.accuracy_gain == pytest.approx(0.0)
+
+
+def test_side_by_side_rows_mark_both_sides() -> None:
+    comparisons = compare([A, B, C], [M1, M2, M3])
+    rows = {r["model"]: r for r in side_by_side_rows([A, B, C], comparisons)}
+    assert rows["trial 1"]["dominates"] == "mobilenet_v2_0.5"
+    assert rows["trial 2"]["dominates"] == "-"
+    assert rows["mobilenet_v2_0.5"]["dominated_by"] == "trial 1"
+    assert rows["mobilenet_v2_0.5"]["speedup_at_equal_accuracy"] == "1.50x (trial 1)"
+    assert rows["mobilenet_v2_0.5"]["accuracy_gain_at_equal_latency"] == "+5.0 pp (trial 1)"
+    assert rows["mobilenet_v2_1.0"]["speedup_at_equal_accuracy"] == "none as accurate"
+    assert rows["mobilenet_v2_0.35"]["accuracy_gain_at_equal_latency"] == "none as fast"
+    ordered = [r["latency_ms_p50"] for r in side_by_side_rows([A, B, C], comparisons)]
+    assert ordered == sorted(ordered)
+    lines = summary_lines(comparisons)
+    assert lines[0].startswith("mobilenet_v2_0.5 (85.0 %, 3.00 ms): dominated by trial 1")
+
+
+def test_front_and_bad_input() -> None:
+    failed = _point("trial 4", 0.99, 0.1, 1, trial_number=4, feasible=False)
+    pending = ModelPoint(label="trial 5", architecture="x", accuracy=None, latency_ms_p50=1.0, size_bytes=5)
+    assert pareto_front([A, B, C, M1, failed, pending]) == [A, B]  # A dominates C and M1
+    assert pareto_front([A, B, failed], feasible_only=False) == [failed]
+    with pytest.raises(ValueError, match="no reference points"):
+        compare([A], [])
+    with pytest.raises(ValueError, match="trial 5 has no accuracy"):
+        compare([A, pending], [M1])
+    with pytest.raises(ValueError, match="unknown objective"):
+        compare([A], [M1], {"flops": "minimize"})

@@ -1,0 +1,116 @@
+"""nas.report: a self-contained HTML page checked in headless Chromium, and the PNG chart."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nas.compare import compare, summary_lines
+from nas.report import TRACE_MOBILENET_TRIALS, TRACE_REFERENCES, TRACE_TRIALS, build_html, save_png
+from nas.results import ModelPoint, pareto_front
+from tests.nas import browser
+
+needs_chromium = pytest.mark.skipif(
+    browser.CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)"
+)
+
+
+def _points(n: int, seed: int = 0) -> list[ModelPoint]:
+    rng = np.random.default_rng(seed)
+    points = [
+        ModelPoint(
+            label=f"trial {i}",
+            architecture=f"in32x3-stem_c8_k3_s2_relu6-ir_r1_k3_s1_e{i % 6 + 1}_c8_relu6-head_c64_relu6-cls10<&>",
+            accuracy=float(rng.uniform(0.4, 0.95)),
+            latency_ms_p50=float(rng.uniform(0.2, 5.0)),
+            size_bytes=int(rng.integers(10_000, 300_000)),
+            params=int(rng.integers(1_000, 90_000)),
+            macs=int(rng.integers(10_000, 900_000)),
+            trial_number=i,
+            baseline="mobilenet_v2_0.35" if i == 0 else None,
+            feasible=i != 3,
+        )
+        for i in range(n)
+    ]
+    # A pruned/failed trial without accuracy is listed in the table but not drawn.
+    points.append(ModelPoint(label=f"trial {n}", architecture="x", accuracy=None, latency_ms_p50=1.0,
+                             size_bytes=5000, trial_number=n, feasible=False))
+    return points
+
+
+def _references() -> list[ModelPoint]:
+    return [
+        ModelPoint(label=f"mobilenet_v2_{w}", architecture="mbv2", accuracy=0.5 + w / 3,
+                   latency_ms_p50=1 + 3 * w, size_bytes=int(250_000 * w), baseline=f"mobilenet_v2_{w}")
+        for w in (0.35, 0.5, 1.0)
+    ]
+
+
+def _write_report(tmp_path: Path, points: list[ModelPoint], references: list[ModelPoint]) -> Path:
+    front = [p for p in pareto_front(points) if not p.baseline]
+    comparisons = compare(front, references)
+    page = tmp_path / "report.html"
+    page.write_text(
+        build_html(points, title="tiny study", device={"machine": "x86_64", "cpu_count": 2},
+                   comparisons=comparisons, summary_lines=summary_lines(comparisons)),
+        encoding="utf-8",
+    )
+    return page
+
+
+def _render_check(dom: str) -> dict:
+    match = re.search(r'<pre id="render-check">([^<]*)</pre>', dom)
+    assert match, "render-check element missing from the DOM"
+    text = html.unescape(match.group(1))
+    assert text != "not rendered", "the chart's post-render script did not run"
+    return json.loads(text)
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
+    page = _write_report(tmp_path, _points(8), _references())
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", text), "scripts must be inlined"
+    assert not re.search(r"<link[^>]+href=", text), "no external stylesheets"
+    assert "Plotly.newPlot" in text and len(text) > 1_000_000  # plotly.js itself is inlined
+    assert "&lt;&amp;&gt;" in text  # architecture strings are escaped in the tables
+    assert "x86_64" in text and "mobilenet_v2_1.0" in text and "dominated by" in text
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    points, references = _points(9), _references()
+    page = _write_report(tmp_path, points, references)
+
+    dom, console = browser.dump_dom(page)
+    assert console == [], f"console messages: {console}"
+    check = _render_check(dom)
+    assert check["errors"] == []
+    evaluated = [p for p in points if p.accuracy is not None]
+    assert check["points"][TRACE_TRIALS] == len(evaluated) == 9  # one point per evaluated trial
+    assert check["points"][TRACE_MOBILENET_TRIALS] == 1
+    assert check["points"][TRACE_REFERENCES] == len(references)
+
+    shot = browser.screenshot(page, tmp_path / "shot.png")
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape[0] > 500 and pixels.std() > 10.0, "screenshot looks blank"
+
+
+def test_png_chart_is_not_blank(tmp_path: Path) -> None:
+    out = save_png(_points(6), tmp_path / "figs" / "pareto.png", references=_references(), title="t")
+    image = np.asarray(Image.open(out).convert("RGB"), dtype=float)
+    assert image.shape[0] > 400 and image.shape[1] > 600
+    assert image.std() > 10.0
+    # the front's green and MobileNetV2's orange are both drawn
+    assert (np.abs(image - [0x2A, 0x9D, 0x8F]).sum(axis=2) < 30).sum() > 50
+    assert (np.abs(image - [0xE7, 0x6F, 0x51]).sum(axis=2) < 30).sum() > 20
+
+
+def test_png_needs_evaluated_trials(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no evaluated trial"):
+        save_png(_points(0), tmp_path / "x.png")
