@@ -1,0 +1,322 @@
+"""`edge-profiler classify`: run an exported int8 model on live camera or video frames.
+
+Reads ``model.tflite`` and its sidecar ``model.json`` (:mod:`edge_profiler.model_metadata`), feeds
+each frame through the model's own normalization and int8 input quantization, and reports the label,
+its score and a rolling frames-per-second figure split into capture, preprocessing and inference
+time. Light by design: NumPy, a LiteRT interpreter and OpenCV (``pip install "edge-nas[camera]"``),
+plus Picamera2 for a Raspberry Pi camera module where it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Protocol, TextIO
+
+import numpy as np
+
+from edge_profiler.model_metadata import MetadataError, ModelMetadata, read_sidecar, sidecar_path
+from edge_profiler.runtime import load_interpreter
+
+logger = logging.getLogger(__name__)
+
+CAMERA_INSTALL_HINT = 'pip install "edge-nas[camera]"'
+PICAMERA2 = "picamera2"
+
+
+class ClassifyError(RuntimeError):
+    """Classification cannot start or go on; the message says why and what to do."""
+
+
+def import_cv2() -> Any:
+    """OpenCV, imported only when classification runs, with the install command when missing."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise ClassifyError(
+            f"edge-profiler classify needs OpenCV, which is not installed ({exc}); install it with: "
+            f"{CAMERA_INSTALL_HINT}"
+        ) from exc
+    return cv2
+
+
+class FrameSource(Protocol):
+    """Frames as BGR uint8 arrays (height, width, 3); ``None`` when the source has no more."""
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class OpenCVSource:
+    """A camera by device index, or a video file, through ``cv2.VideoCapture``."""
+
+    def __init__(self, source: int | str, *, width: int | None = None, height: int | None = None) -> None:
+        cv2 = import_cv2()
+        self._capture = cv2.VideoCapture(source)
+        if not self._capture.isOpened():
+            what = f"camera {source}" if isinstance(source, int) else f"video file {source}"
+            raise ClassifyError(f"OpenCV cannot open {what}")
+        if isinstance(source, int):
+            if width:
+                self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            if height:
+                self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self._capture.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class Picamera2Source:
+    """A Raspberry Pi camera module through Picamera2; its ``RGB888`` format is B, G, R per pixel,
+    the order OpenCV uses (Picamera2 manual, appendix A)."""
+
+    def __init__(self, *, width: int | None = None, height: int | None = None) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError as exc:
+            raise ClassifyError(
+                "Picamera2 is not installed; on Raspberry Pi OS: sudo apt install -y python3-picamera2 "
+                "(and create the virtualenv with --system-site-packages), or use --source 0 for a USB camera"
+            ) from exc
+        self._camera = Picamera2()
+        size = (width or 640, height or 480)
+        self._camera.configure(self._camera.create_preview_configuration(main={"format": "RGB888", "size": size}))
+        self._camera.start()
+
+    def read(self) -> np.ndarray | None:
+        return self._camera.capture_array()
+
+    def close(self) -> None:
+        self._camera.stop()
+        self._camera.close()
+
+
+def open_source(spec: str, *, width: int | None = None, height: int | None = None) -> FrameSource:
+    """``0`` (or any integer): OpenCV camera index; ``picamera2``: Pi camera; else a video file."""
+    if spec == PICAMERA2:
+        import_cv2()  # needed for preprocessing; fail before the camera starts
+        return Picamera2Source(width=width, height=height)
+    if spec.isdigit():
+        return OpenCVSource(int(spec), width=width, height=height)
+    if not Path(spec).is_file():
+        raise ClassifyError(f"video file {spec} not found (use an integer for a camera, or {PICAMERA2})")
+    return OpenCVSource(spec)
+
+
+class Classifier:
+    """An int8 (or float) TFLite classifier with the preprocessing its sidecar describes."""
+
+    def __init__(self, model_path: str | Path, metadata: ModelMetadata, *, threads: int = 1) -> None:
+        self._cv2 = import_cv2()
+        self.metadata = metadata
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise ClassifyError(f"model {model_path} not found")
+        _, interpreter_cls, _ = load_interpreter()
+        self._interpreter = interpreter_cls(model_path=str(model_path), num_threads=threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        expected = (1, metadata.resolution, metadata.resolution, metadata.channels)
+        if tuple(int(v) for v in self._input["shape"]) != expected:
+            raise ClassifyError(
+                f"{model_path} takes input {tuple(self._input['shape'])} but its metadata says {expected}"
+            )
+        outputs = int(np.prod(self._output["shape"]))
+        if outputs != len(metadata.labels):
+            raise ClassifyError(f"{model_path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels")
+        self._lut = self._input_lut()
+
+    def _input_lut(self) -> np.ndarray:
+        """Pixel value 0..255 -> model input value: normalization then, for int8 / uint8 inputs,
+        quantization ``q = round(x / scale) + zero_point`` (TFLite quantization spec)."""
+        normalized = (np.arange(256, dtype=np.float64) - self.metadata.mean) / self.metadata.std
+        dtype = np.dtype(self._input["dtype"])
+        if dtype == np.float32:
+            return normalized.astype(np.float32)
+        if dtype not in (np.int8, np.uint8):
+            raise ClassifyError(f"unsupported model input type {dtype}; expected int8, uint8 or float32")
+        scale, zero_point = self._input["quantization"]
+        if not scale:
+            raise ClassifyError(f"model input is {dtype} but carries no quantization parameters")
+        info = np.iinfo(dtype)
+        quantized = np.round(normalized / scale) + zero_point
+        return np.clip(quantized, info.min, info.max).astype(dtype)
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self._input["dtype"])
+
+    def preprocess(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """A BGR uint8 frame -> the model's input tensor (1, R, R, C)."""
+        cv2, meta = self._cv2, self.metadata
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] not in (3, 4):
+            raise ClassifyError(f"expected a BGR frame (height, width, 3), got shape {frame_bgr.shape}")
+        frame = frame_bgr[:, :, :3]
+        if meta.resize == "center_crop":
+            height, width = frame.shape[:2]
+            side = min(height, width)
+            top, left = (height - side) // 2, (width - side) // 2
+            frame = frame[top : top + side, left : left + side]
+        # Bilinear, like the tf.image.resize default the training image loader uses.
+        frame = cv2.resize(frame, (meta.resolution, meta.resolution), interpolation=cv2.INTER_LINEAR)
+        if meta.channels == 1:
+            pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[:, :, None]
+        else:
+            pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return self._lut[pixels][None, ...]
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Class probabilities (float32, one per label) for one preprocessed input."""
+        self._interpreter.set_tensor(self._input["index"], tensor)
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._output["index"]).reshape(-1)
+        scale, zero_point = self._output["quantization"]
+        if np.issubdtype(raw.dtype, np.integer) and scale:
+            return ((raw.astype(np.float32) - zero_point) * scale).astype(np.float32)
+        return raw.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One classified frame; ``*_ms`` are this frame's times, ``fps`` is over the rolling window."""
+
+    frame: int
+    label: str
+    score: float
+    scores: dict[str, float]
+    capture_ms: float
+    preprocess_ms: float
+    inference_ms: float
+    fps: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "label": self.label,
+            "score": round(self.score, 6),
+            "scores": {label: round(value, 6) for label, value in self.scores.items()},
+            "capture_ms": round(self.capture_ms, 3),
+            "preprocess_ms": round(self.preprocess_ms, 3),
+            "inference_ms": round(self.inference_ms, 3),
+            "fps": round(self.fps, 2),
+        }
+
+
+def classify_stream(
+    classifier: Classifier, source: FrameSource, *, max_frames: int | None = None, window: int = 30
+) -> Iterator[FrameResult]:
+    """Classify frames until the source ends or ``max_frames`` were done."""
+    clock = time.perf_counter
+    ends: deque[float] = deque(maxlen=window + 1)
+    labels = classifier.metadata.labels
+    count = 0
+    start = clock()
+    while max_frames is None or count < max_frames:
+        frame = source.read()
+        captured = clock()
+        if frame is None:
+            return
+        tensor = classifier.preprocess(frame)
+        prepared = clock()
+        probabilities = classifier.infer(tensor)
+        done = clock()
+        ends.append(done)
+        if len(ends) >= 2:
+            fps = (len(ends) - 1) / (ends[-1] - ends[0])
+        else:
+            fps = 1.0 / (done - start)
+        best = int(np.argmax(probabilities))
+        yield FrameResult(
+            frame=count,
+            label=labels[best],
+            score=float(probabilities[best]),
+            scores={label: float(p) for label, p in zip(labels, probabilities)},
+            capture_ms=(captured - start) * 1e3,
+            preprocess_ms=(prepared - captured) * 1e3,
+            inference_ms=(done - prepared) * 1e3,
+            fps=fps,
+        )
+        count += 1
+        start = clock()
+
+
+def format_result(result: FrameResult, means_ms: tuple[float, float, float]) -> str:
+    capture, preprocess, inference = means_ms
+    return (
+        f"{result.frame:6d}  {result.label:<12} {result.score:5.3f}  {result.fps:5.1f} fps  "
+        f"capture {capture:5.1f} ms  preprocess {preprocess:4.1f} ms  inference {inference:5.1f} ms"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="exported model.tflite (its model.json sidecar next to it)")
+    parser.add_argument("--metadata", type=Path, default=None, help="sidecar JSON (default: MODEL with .json)")
+    parser.add_argument(
+        "--source", default="0",
+        help=f"camera index (default 0), {PICAMERA2} for a Pi camera module, or a video file path",
+    )
+    parser.add_argument("--width", type=int, default=None, help="requested camera frame width in pixels")
+    parser.add_argument("--height", type=int, default=None, help="requested camera frame height in pixels")
+    parser.add_argument("--threads", type=int, default=4, help="interpreter threads (default 4, the Pi 4 cores)")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--window", type=int, default=30, help="frames in the rolling FPS / time means (default 30)")
+    parser.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="PATH",
+        help="one JSON line per frame, to stdout (no PATH) or appended to PATH",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        logger.error("--max-frames must be at least 1")
+        return 2
+    if args.window < 1:
+        logger.error("--window must be at least 1")
+        return 2
+    source: FrameSource | None = None
+    json_out: TextIO | None = None
+    try:
+        metadata = read_sidecar(args.metadata or sidecar_path(args.model))
+        classifier = Classifier(args.model, metadata, threads=args.threads)
+        source = open_source(args.source, width=args.width, height=args.height)
+        if args.json == "-":
+            json_out = sys.stdout
+        elif args.json:
+            json_out = open(args.json, "a", encoding="utf-8")
+        recent: deque[tuple[float, float, float]] = deque(maxlen=args.window)
+        frames = 0
+        for result in classify_stream(classifier, source, max_frames=args.max_frames, window=args.window):
+            frames += 1
+            if json_out is not None:
+                json_out.write(json.dumps(result.to_json()) + "\n")
+                json_out.flush()
+            if args.json != "-":
+                recent.append((result.capture_ms, result.preprocess_ms, result.inference_ms))
+                means = tuple(float(v) for v in np.mean(np.asarray(recent), axis=0))
+                print(format_result(result, means), flush=True)  # type: ignore[arg-type]
+        if frames == 0:
+            logger.error("the source %s gave no frames", args.source)
+            return 1
+    except (ClassifyError, MetadataError) as exc:
+        logger.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if source is not None:
+            source.close()
+        if json_out is not None and json_out is not sys.stdout:
+            json_out.close()
+    return 0
