@@ -169,8 +169,9 @@ class Classifier:
             side = min(height, width)
             top, left = (height - side) // 2, (width - side) // 2
             frame = frame[top : top + side, left : left + side]
-        # Bilinear, like the tf.image.resize default the training image loader uses.
-        frame = cv2.resize(frame, (meta.resolution, meta.resolution), interpolation=cv2.INTER_LINEAR)
+        # Pixel-area averaging: closest to the antialiased Pillow bilinear resize the image-folder
+        # loader trains with (evaluators/image_folder.py) when shrinking a camera frame.
+        frame = cv2.resize(frame, (meta.resolution, meta.resolution), interpolation=cv2.INTER_AREA)
         if meta.channels == 1:
             pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[:, :, None]
         else:
