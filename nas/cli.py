@@ -15,6 +15,7 @@ from typing import Sequence
 # (name, module, one-line description). Keep in the order a user meets them.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("data", "nas.data_cli", "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
+    ("pareto", "nas.pareto_cli", "The Pareto front of a study as a table, and its hypervolume"),
 ]
 
 

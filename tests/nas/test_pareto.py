@@ -179,3 +179,33 @@ def test_module_imports_no_framework() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nas_pareto_on_a_constructed_study(tmp_path, capsys) -> None:
+    import json
+
+    from nas.cli import main
+    from tests.nas.constructed_study import make_study
+
+    name, runs = make_study(tmp_path)
+    assert main(["pareto", "--study", name, "--runs-dir", str(runs), "--json",
+                 "--reference", "accuracy=0,latency_ms_p50=10,size_bytes=1e6"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # trial 0 (MobileNetV2) is dominated by trial 1, trial 3 by trial 1; trial 4 is infeasible,
+    # trial 6 reused trial 1's results and trial 7 failed
+    assert [row["trial"] for row in out["front"]] == [2, 1, 5]
+    assert out["mobilenet_v2"] == [{"trial": 0, "name": "mobilenet_v2_0.35", "on_front": False}]
+    expected = pareto.hypervolume([[0.7, 0.8, 40_000], [0.9, 2.0, 150_000], [0.95, 6.0, 500_000]],
+                                  [0, 10, 1e6], ["maximize", "minimize", "minimize"])
+    assert out["hypervolume"] == pytest.approx(expected)
+    assert out["reference"] == {"accuracy": 0.0, "latency_ms_p50": 10.0, "size_bytes": 1e6}
+
+    assert main(["pareto", "--study", name, "--runs-dir", str(runs)]) == 0
+    text = capsys.readouterr().out
+    assert "hypervolume" in text and "against reference accuracy=0, latency_ms_p50=6.6, size_bytes=550000" in text
+    assert "mobilenet_v2_0.35 (trial 0) is NOT on the front" in text
+
+    assert main(["pareto", "--study", name, "--runs-dir", str(runs), "--reference", "accuracy=0"]) == 2
+    assert "missing latency_ms_p50, size_bytes" in capsys.readouterr().err
+    assert main(["pareto", "--study", "nope", "--runs-dir", str(runs)]) == 2
+    assert "no study 'nope'" in capsys.readouterr().err
