@@ -1,0 +1,85 @@
+"""An image folder with one subfolder per class (``person/``, ``no_person/``) as uint8 arrays.
+
+The layout is the one ``tf_keras.utils.image_dataset_from_directory`` reads; we decode with Pillow
+ourselves so that an unreadable or corrupt file is skipped and counted instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from evaluators.errors import DatasetError
+from evaluators.sources import RawData
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+
+
+def _read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        converted = image.convert("L" if channels == 1 else "RGB")
+        resized = converted.resize((resolution, resolution), Image.Resampling.BILINEAR)
+        array = np.asarray(resized, dtype=np.uint8)
+    return array[..., None] if channels == 1 else array
+
+
+def load_image_folder(root: str | Path, *, resolution: int, channels: int) -> RawData:
+    """Read ``root/<class>/<image>`` into arrays resized to ``resolution`` with ``channels`` channels.
+
+    Raises ``DatasetError`` for a missing folder, fewer than two class folders, or a class without a
+    readable image. Corrupt files are skipped; their paths are in ``info["skipped_files"]``.
+    """
+    folder = Path(root).expanduser()
+    if not folder.exists():
+        raise DatasetError(f"image folder not found: {folder}")
+    if not folder.is_dir():
+        raise DatasetError(f"image folder is not a directory: {folder}")
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < 2:
+        found = ", ".join(p.name for p in class_dirs) or "none"
+        raise DatasetError(
+            f"image folder {folder} has {len(class_dirs)} class subfolder(s) ({found}); need at least "
+            "two, one subfolder per class (e.g. person/ and no_person/)"
+        )
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    skipped: list[str] = []
+    ignored = 0
+    for label, class_dir in enumerate(class_dirs):
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file())
+        readable = 0
+        for path in files:
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                ignored += 1
+                continue
+            try:
+                images.append(_read_image(path, resolution, channels))
+            except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError ... on bad files
+                logger.debug("skipping unreadable image %s: %s", path, exc)
+                skipped.append(str(path))
+                continue
+            labels.append(label)
+            readable += 1
+        if readable == 0:
+            bad = sum(1 for s in skipped if Path(s).is_relative_to(class_dir))
+            detail = f"{bad} unreadable" if bad else "no image files"
+            raise DatasetError(
+                f"class folder '{class_dir.name}' in {folder} has no readable images ({detail}; "
+                f"suffixes read: {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+    if skipped:
+        logger.warning(
+            "skipped %d unreadable or corrupt image(s) in %s, e.g. %s", len(skipped), folder, skipped[0]
+        )
+    return RawData(
+        np.stack(images), np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs),
+        info={"source": str(folder), "skipped_files": skipped, "num_skipped": len(skipped),
+              "num_ignored_non_image_files": ignored},
+    )

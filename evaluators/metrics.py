@@ -1,0 +1,225 @@
+"""Metrics of the deployed model: the .tflite file itself run through the LiteRT interpreter.
+
+Interpreter preference (project rule): ``ai_edge_litert``, then ``tflite_runtime``, then
+``tensorflow.lite``. int8 inputs are quantized with the input tensor's (scale, zero point) and int8
+outputs dequantized with the output's, as in the LiteRT post-training integer quantization guide.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from evaluators.errors import MetricsError
+
+logger = logging.getLogger(__name__)
+
+
+def interpreter_class() -> tuple[type, str, str]:
+    """The LiteRT ``Interpreter`` class, its package name and version."""
+    try:
+        from ai_edge_litert import interpreter as litert
+        import ai_edge_litert
+
+        return litert.Interpreter, "ai_edge_litert", _version("ai-edge-litert", ai_edge_litert)
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime import interpreter as tflite_rt
+        import tflite_runtime
+
+        return tflite_rt.Interpreter, "tflite_runtime", _version("tflite-runtime", tflite_runtime)
+    except ImportError:
+        from search_spaces.keras_backend import tf
+
+        return tf.lite.Interpreter, "tensorflow.lite", tf.__version__
+
+
+def _version(dist: str, module: Any) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return str(getattr(module, "__version__", "unknown"))
+
+
+@dataclass
+class ClassificationMetrics:
+    """Accuracy and friends of one model on one split; ``top5_accuracy`` is None for <= 5 classes."""
+
+    accuracy: float
+    top5_accuracy: float | None
+    precision_macro: float
+    recall_macro: float
+    f1_macro: float
+    confusion_matrix: list[list[int]]
+    class_names: list[str]
+    num_samples: int
+    seconds: float
+    batched: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def classification_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy, top-5, macro precision / recall / F1 and the confusion matrix (rows: true class)."""
+    num_classes = len(class_names)
+    if probabilities.ndim != 2 or probabilities.shape[1] != num_classes:
+        raise MetricsError(f"model outputs {probabilities.shape[1:]} scores, but there are {num_classes} classes")
+    labels = labels.astype(np.int64)
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    true_positive = np.diag(confusion).astype(np.float64)
+    predicted_count = confusion.sum(axis=0)
+    actual_count = confusion.sum(axis=1)
+    # A class never predicted (or absent) counts as precision (recall) 0, like scikit-learn's zero_division=0.
+    precision = np.divide(true_positive, predicted_count, out=np.zeros(num_classes), where=predicted_count > 0)
+    recall = np.divide(true_positive, actual_count, out=np.zeros(num_classes), where=actual_count > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    top5 = None
+    if num_classes > 5:
+        top5_idx = np.argsort(-probabilities, axis=1)[:, :5]
+        top5 = float(np.mean(np.any(top5_idx == labels[:, None], axis=1)))
+    return {
+        "accuracy": float(np.mean(predicted == labels)) if len(labels) else 0.0,
+        "top5_accuracy": top5,
+        "precision_macro": float(precision.mean()),
+        "recall_macro": float(recall.mean()),
+        "f1_macro": float(f1.mean()),
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+class TFLiteClassifier:
+    """A loaded .tflite classifier that maps normalized float images to float class scores."""
+
+    def __init__(self, model: bytes | str | Path, *, num_threads: int | None = None) -> None:
+        interpreter_cls, self.runtime, self.runtime_version = interpreter_class()
+        try:
+            if isinstance(model, (bytes, bytearray)):
+                self._interpreter = interpreter_cls(model_content=bytes(model), num_threads=num_threads)
+            else:
+                path = Path(model)
+                if not path.is_file():
+                    raise MetricsError(f"TFLite model not found: {path}")
+                self._interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
+            self._interpreter.allocate_tensors()
+        except MetricsError:
+            raise
+        except Exception as exc:  # the interpreter raises ValueError/RuntimeError on a bad flatbuffer
+            raise MetricsError(f"LiteRT cannot load the model: {exc}") from exc
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.batch_size = int(self._input["shape"][0])
+        self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+
+    def _quantize(self, images: np.ndarray) -> np.ndarray:
+        dtype = self._input["dtype"]
+        if dtype in (np.int8, np.uint8):
+            scale, zero_point = self._input["quantization"]
+            info = np.iinfo(dtype)
+            return np.clip(np.round(images / scale + zero_point), info.min, info.max).astype(dtype)
+        return images.astype(dtype)
+
+    def _dequantize(self, scores: np.ndarray) -> np.ndarray:
+        if self._output["dtype"] in (np.int8, np.uint8):
+            scale, zero_point = self._output["quantization"]
+            return (scores.astype(np.float32) - zero_point) * scale
+        return scores.astype(np.float32)
+
+    def _resize(self, batch: int) -> None:
+        if batch != self.batch_size:
+            self._interpreter.resize_tensor_input(self._input["index"], [batch, *self.input_shape])
+            self._interpreter.allocate_tensors()
+            self._input = self._interpreter.get_input_details()[0]
+            self._output = self._interpreter.get_output_details()[0]
+            self.batch_size = batch
+
+    def _invoke(self, images: np.ndarray) -> np.ndarray:
+        self._resize(len(images))
+        self._interpreter.set_tensor(self._input["index"], self._quantize(images))
+        self._interpreter.invoke()
+        scores = self._interpreter.get_tensor(self._output["index"])
+        if scores.shape[0] != len(images):
+            raise MetricsError(f"batched output has {scores.shape[0]} rows for {len(images)} images")
+        return self._dequantize(scores.reshape(len(images), -1))
+
+    def predict_one_by_one(self, images: np.ndarray) -> np.ndarray:
+        return np.concatenate([self._invoke(image[None]) for image in images])
+
+    def predict(self, images: np.ndarray, *, batched: bool = True) -> np.ndarray:
+        """Class scores for normalized float images ``(N, H, W, C)``."""
+        if tuple(images.shape[1:]) != self.input_shape:
+            raise MetricsError(f"images have shape {images.shape[1:]}, the model expects {self.input_shape}")
+        if batched:
+            return self._invoke(images)
+        return self.predict_one_by_one(images)
+
+
+def _iterate(split: Any) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(split, tuple) and len(split) == 2 and isinstance(split[0], np.ndarray):
+        yield split[0], split[1]
+        return
+    for images, labels in split:
+        yield np.asarray(images, dtype=np.float32), np.asarray(labels)
+
+
+def evaluate_tflite(
+    model: bytes | str | Path,
+    dataset_split: Any,
+    class_names: Sequence[str],
+    *,
+    num_threads: int | None = None,
+) -> ClassificationMetrics:
+    """Run a .tflite classifier over ``dataset_split`` (``tf.data`` of batches, or ``(images, labels)``).
+
+    Batches through ``resize_tensor_input`` when the model allows it: the first batch is checked
+    against one-by-one inference and the evaluation falls back to one image at a time if they differ
+    or resizing fails (e.g. a reshape with a frozen batch of 1).
+    """
+    start = time.perf_counter()
+    classifier = TFLiteClassifier(model, num_threads=num_threads)
+    batched = True
+    scores, labels = [], []
+    for images, batch_labels in _iterate(dataset_split):
+        if batched:
+            try:
+                batch_scores = classifier.predict(images, batched=True)
+                if not scores:  # check the batched path once against single-image inference
+                    reference = classifier.predict(images[:2], batched=False)
+                    if not np.allclose(reference, batch_scores[:2], atol=1e-4):
+                        raise MetricsError("batched and single-image outputs differ")
+            except MetricsError as exc:
+                if "expects" in str(exc):
+                    raise
+                logger.info("batched LiteRT inference unavailable (%s); running one image at a time", exc)
+                batched = False
+            except (RuntimeError, ValueError) as exc:
+                logger.info("batched LiteRT inference unavailable (%s); running one image at a time", exc)
+                batched = False
+        if not batched:
+            batch_scores = classifier.predict(images, batched=False)
+        scores.append(batch_scores)
+        labels.append(batch_labels.reshape(-1))
+    if not scores:
+        raise MetricsError("the evaluation split is empty")
+    values = classification_metrics(np.concatenate(labels), np.concatenate(scores), class_names)
+    return ClassificationMetrics(
+        **values, class_names=list(class_names), num_samples=int(sum(len(l) for l in labels)),
+        seconds=time.perf_counter() - start, batched=batched,
+    )
+
+
+__all__ = ["ClassificationMetrics", "TFLiteClassifier", "classification_metrics", "evaluate_tflite",
+           "interpreter_class"]
