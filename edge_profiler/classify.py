@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, TextIO
 
@@ -102,15 +102,54 @@ class Picamera2Source:
         self._camera.close()
 
 
+class ImageFolderSource:
+    """The images of a folder with one subfolder per class (``val/person``, ``val/no_person``), in
+    sorted order; ``last_label`` is the class of the image ``read`` returned last, so that the
+    accuracy of the deployed model and preprocessing can be measured on the device."""
+
+    def __init__(self, root: str | Path) -> None:
+        self._cv2 = import_cv2()
+        root = Path(root)
+        classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        self._files = [(path, folder.name) for folder in classes for path in sorted(folder.rglob("*")) if path.is_file()]
+        if not self._files:
+            raise ClassifyError(f"{root} holds no class subfolders with files (expected {root}/<label>/<image>)")
+        self._next = 0
+        self.last_label: str | None = None
+
+    def labels(self) -> tuple[str, ...]:
+        return tuple(sorted({label for _, label in self._files}))
+
+    def read(self) -> np.ndarray | None:
+        while self._next < len(self._files):
+            path, label = self._files[self._next]
+            self._next += 1
+            frame = self._cv2.imread(str(path), self._cv2.IMREAD_COLOR)
+            if frame is None:
+                logger.warning("cannot read image %s; skipped", path)
+                continue
+            self.last_label = label
+            return frame
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 def open_source(spec: str, *, width: int | None = None, height: int | None = None) -> FrameSource:
-    """``0`` (or any integer): OpenCV camera index; ``picamera2``: Pi camera; else a video file."""
+    """``0`` (or any integer): OpenCV camera index; ``picamera2``: Pi camera; a folder: its class
+    subfolders' images; else a video file."""
     if spec == PICAMERA2:
         import_cv2()  # needed for preprocessing; fail before the camera starts
         return Picamera2Source(width=width, height=height)
     if spec.isdigit():
         return OpenCVSource(int(spec), width=width, height=height)
+    if Path(spec).is_dir():
+        return ImageFolderSource(spec)
     if not Path(spec).is_file():
-        raise ClassifyError(f"video file {spec} not found (use an integer for a camera, or {PICAMERA2})")
+        raise ClassifyError(
+            f"video file {spec} not found (use an integer for a camera, {PICAMERA2}, or an image folder)"
+        )
     return OpenCVSource(spec)
 
 
@@ -201,9 +240,10 @@ class FrameResult:
     preprocess_ms: float
     inference_ms: float
     fps: float
+    true_label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "frame": self.frame,
             "label": self.label,
             "score": round(self.score, 6),
@@ -213,6 +253,9 @@ class FrameResult:
             "inference_ms": round(self.inference_ms, 3),
             "fps": round(self.fps, 2),
         }
+        if self.true_label is not None:
+            data["true_label"] = self.true_label
+        return data
 
 
 def classify_stream(
@@ -248,9 +291,54 @@ def classify_stream(
             preprocess_ms=(prepared - captured) * 1e3,
             inference_ms=(done - prepared) * 1e3,
             fps=fps,
+            true_label=getattr(source, "last_label", None),
         )
         count += 1
         start = clock()
+
+
+@dataclass
+class RunSummary:
+    """Totals of a run: frames, mean times and, for an image folder, the accuracy."""
+
+    frames: int = 0
+    total_ms: dict[str, float] = field(
+        default_factory=lambda: {"capture_ms": 0.0, "preprocess_ms": 0.0, "inference_ms": 0.0}
+    )
+    labelled: int = 0
+    correct: int = 0
+    per_class: dict[str, list[int]] = field(default_factory=dict)  # label -> [correct, total]
+
+    def add(self, result: FrameResult) -> None:
+        self.frames += 1
+        for key in self.total_ms:
+            self.total_ms[key] += getattr(result, key)
+        if result.true_label is not None:
+            hit = int(result.label == result.true_label)
+            self.labelled += 1
+            self.correct += hit
+            counts = self.per_class.setdefault(result.true_label, [0, 0])
+            counts[0] += hit
+            counts[1] += 1
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"frames": self.frames}
+        data.update({f"mean_{k}": round(v / max(self.frames, 1), 3) for k, v in self.total_ms.items()})
+        if self.labelled:
+            data["accuracy"] = round(self.correct / self.labelled, 6)
+            data["per_class_accuracy"] = {k: round(c / n, 6) for k, (c, n) in sorted(self.per_class.items())}
+        return data
+
+    def format(self) -> str:
+        means = self.to_json()
+        text = (
+            f"{self.frames} frames: capture {means['mean_capture_ms']:.1f} ms, preprocess "
+            f"{means['mean_preprocess_ms']:.1f} ms, inference {means['mean_inference_ms']:.1f} ms per frame"
+        )
+        if self.labelled:
+            per_class = ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(self.per_class.items()))
+            text += f"; accuracy {self.correct / self.labelled:.4f} ({self.correct}/{self.labelled}: {per_class})"
+        return text
 
 
 def format_result(result: FrameResult, means_ms: tuple[float, float, float]) -> str:
@@ -266,7 +354,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metadata", type=Path, default=None, help="sidecar JSON (default: MODEL with .json)")
     parser.add_argument(
         "--source", default="0",
-        help=f"camera index (default 0), {PICAMERA2} for a Pi camera module, or a video file path",
+        help=f"camera index (default 0), {PICAMERA2} for a Pi camera module, a video file, or an image "
+        "folder with one subfolder per label (then the accuracy is reported)",
     )
     parser.add_argument("--width", type=int, default=None, help="requested camera frame width in pixels")
     parser.add_argument("--height", type=int, default=None, help="requested camera frame height in pixels")
@@ -296,10 +385,13 @@ def run(args: argparse.Namespace) -> int:
             json_out = sys.stdout
         elif args.json:
             json_out = open(args.json, "a", encoding="utf-8")
+        unknown = set(getattr(source, "labels", lambda: ())()) - set(metadata.labels)
+        if unknown:
+            raise ClassifyError(f"class folders {sorted(unknown)} are not labels of the model {list(metadata.labels)}")
         recent: deque[tuple[float, float, float]] = deque(maxlen=args.window)
-        frames = 0
+        summary = RunSummary()
         for result in classify_stream(classifier, source, max_frames=args.max_frames, window=args.window):
-            frames += 1
+            summary.add(result)
             if json_out is not None:
                 json_out.write(json.dumps(result.to_json()) + "\n")
                 json_out.flush()
@@ -307,9 +399,13 @@ def run(args: argparse.Namespace) -> int:
                 recent.append((result.capture_ms, result.preprocess_ms, result.inference_ms))
                 means = tuple(float(v) for v in np.mean(np.asarray(recent), axis=0))
                 print(format_result(result, means), flush=True)  # type: ignore[arg-type]
-        if frames == 0:
+        if summary.frames == 0:
             logger.error("the source %s gave no frames", args.source)
             return 1
+        if args.json == "-":
+            logger.info("%s", summary.format())
+        else:
+            print(summary.format(), flush=True)
     except (ClassifyError, MetadataError) as exc:
         logger.error("%s", exc)
         return 1

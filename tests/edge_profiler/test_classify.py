@@ -92,7 +92,8 @@ def test_text_output_max_frames_and_json_file(
     code = _run([str(model_path), "--source", str(video_path), "--max-frames", "3", "--json", str(log)])
     assert code == 0
     text = capsys.readouterr().out.splitlines()
-    assert len(text) == 3 and all(" red " in line and " fps " in line and "inference" in line for line in text)
+    assert len(text) == 4 and all(" red " in line and " fps " in line and "inference" in line for line in text[:3])
+    assert text[3].startswith("3 frames: capture") and "accuracy" not in text[3]
     assert [json.loads(line)["frame"] for line in log.read_text().splitlines()] == [0, 1, 2]
 
 
@@ -140,3 +141,22 @@ def test_sidecar_round_trip(tmp_path: Path) -> None:
     assert path == tmp_path / "model.json"
     assert read_sidecar(tmp_path / "model.tflite") == metadata
     assert json.loads(path.read_text())["normalization"] == {"mean": 127.5, "std": 127.5}
+
+
+def test_image_folder_source_reports_accuracy(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "val"
+    for label, color, count in (("red", (0, 0, 220), 3), ("blue", (220, 0, 0), 2)):
+        (folder / label).mkdir(parents=True)
+        for k in range(count):
+            cv2.imwrite(str(folder / label / f"{k}.png"), np.full((24, 24, 3), color, np.uint8))
+    # One blue image filed as red: the accuracy must count it as wrong.
+    cv2.imwrite(str(folder / "red" / "9.png"), np.full((24, 24, 3), (220, 0, 0), np.uint8))
+    (folder / "red" / "notes.txt").write_text("not an image")
+    assert _run([str(model_path), "--source", str(folder)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "6 frames" in last and "accuracy 0.8333 (5/6: blue 2/2, red 3/4)" in last
+    (folder / "green").mkdir()
+    (folder / "green" / "0.png").write_bytes((folder / "red" / "0.png").read_bytes())
+    assert _run([str(model_path), "--source", str(folder)]) == 1
