@@ -243,3 +243,31 @@ def test_cli_combines_coco_and_widerperson(
     assert (out / "summary.json").is_file()
     assert main(["data", "person", "--coco", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 1
     assert "COCO annotation file not found" in caplog.text
+
+
+def test_hardlink_and_copy_modes(tmp_path: Path) -> None:
+    annotation_path, _ = _coco(tmp_path)
+    for link in ("hardlink", "copy"):
+        out = tmp_path / link
+        curate_person_dataset(PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), link=link))
+        for row in _manifest(out):
+            placed, source = out / row["path"], Path(row["source"])
+            assert not placed.is_symlink()
+            assert (placed.stat().st_ino == source.stat().st_ino) == (link == "hardlink")
+            assert placed.read_bytes() == source.read_bytes()
+
+
+def test_each_split_is_an_image_folder_the_evaluators_read(tmp_path: Path) -> None:
+    from evaluators.image_folder import load_image_folder
+
+    annotation_path, _ = _coco(tmp_path)
+    out = tmp_path / "out"
+    summary = curate_person_dataset(
+        PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), crops_per_image=1, crop_min_px=8)
+    )
+    for split in ("train", "val"):
+        raw = load_image_folder(out / split, resolution=16, channels=3)
+        assert raw.class_names == ("no_person", "person")
+        expected = [summary.counts[split]["no_person"], summary.counts[split]["person"]]
+        assert np.bincount(raw.train_labels).tolist() == expected
+        assert raw.info["num_skipped"] == 0
