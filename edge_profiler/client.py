@@ -131,10 +131,10 @@ class RemoteProfiler(Profiler):
 
     def device(self, url: str | None = None) -> dict[str, Any]:
         """``GET /v1/device`` of one agent (the first by default)."""
-        return self._request(url or self._agents[0].url, "GET", "/v1/device")[1]
+        return self._request(url or self._agents[0].url, "GET", "/v1/device")
 
     def health(self, url: str | None = None) -> dict[str, Any]:
-        return self._request(url or self._agents[0].url, "GET", "/v1/health")[1]
+        return self._request(url or self._agents[0].url, "GET", "/v1/health")
 
     def measure_params(self, model: bytes, params: MeasureParams) -> dict[str, Any]:
         path = "/v1/measure?" + urllib.parse.urlencode(params.to_query())

@@ -51,6 +51,14 @@ def _version(distributions: tuple[str, ...], module_name: str) -> str:
     return "unknown"
 
 
+def package_version() -> str:
+    """The installed version of this project (``edge-nas``)."""
+    try:
+        return importlib.metadata.version("edge-nas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def describe_runtime(preference: str = "auto") -> RuntimeInfo:
     """The runtime :func:`load_interpreter` would pick, found without importing it."""
     for name, module_name, distributions in _candidates(preference):

@@ -28,6 +28,8 @@ from edge_profiler.params import MeasureParams
 
 logger = logging.getLogger(__name__)
 
+#: The module run as the measurement subprocess (``python -m``); tests substitute a crashing one.
+WORKER_MODULE = "edge_profiler._worker"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _OOM_HINTS = ("std::bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory", "failed to allocate")
 
@@ -83,7 +85,7 @@ def run_in_subprocess(model: bytes, params: MeasureParams, limits: SandboxLimits
         start = time.perf_counter()
         with open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", "edge_profiler._worker", str(workdir)],
+                [sys.executable, "-m", WORKER_MODULE, str(workdir)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                 env=env, cwd=workdir, start_new_session=True,
             )
