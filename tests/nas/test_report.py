@@ -114,3 +114,40 @@ def test_png_chart_is_not_blank(tmp_path: Path) -> None:
 def test_png_needs_evaluated_trials(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no evaluated trial"):
         save_png(_points(0), tmp_path / "x.png")
+
+
+@needs_chromium
+def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
+    from nas import baselines_eval
+    from nas.cli import main
+    from tests.nas.constructed_study import TRIALS, make_study, trial_attrs
+
+    name, runs = make_study(tmp_path)
+    study_dir = runs / name
+    assert main(["report", "--study", name, "--runs-dir", str(runs)]) == 0
+    page = study_dir / "report.html"
+    assert "No comparison recorded" in page.read_text(encoding="utf-8")
+
+    # a cached reference evaluation is picked up by the next report
+    calls = []
+
+    def evaluate(folder: Path) -> dict:
+        calls.append(folder)
+        return trial_attrs(9, 0.85, 2.8, 200_000, "complete")
+
+    for _ in range(2):
+        point, cached = baselines_eval.evaluate_reference(
+            name="mobilenet_v2_0.5", resolution=16, label="mobilenet_v2_0.5", study_dir=study_dir,
+            settings_fingerprint="abc", evaluate=evaluate)
+    assert len(calls) == 1 and cached and point.baseline == "mobilenet_v2_0.5"
+    assert main(["report", "--study", name, "--runs-dir", str(runs)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "mobilenet_v2_0.5 (85.0 %, 2.80 ms): dominated by trial 1" in text
+
+    dom, console = browser.dump_dom(page)
+    assert console == []
+    check = _render_check(dom)
+    evaluated = [t for t in TRIALS if t[0] is not None] + [TRIALS[1]]  # + the reused duplicate of trial 1
+    assert check["points"][TRACE_TRIALS] == len(evaluated)
+    assert check["points"][TRACE_REFERENCES] == 1
+    assert (study_dir / "pareto.png").stat().st_size > 10_000

@@ -1,0 +1,116 @@
+"""Reference architectures (MobileNetV2 widths, EfficientNet-B0, ...) evaluated like the study's trials.
+
+Each reference is adapted to the study's input (resolution, channels, classes) and goes through the
+study's own evaluator (same data, proxy budget and profiler), then is cached in
+``runs/<study>/baselines/<name>_r<resolution>/result.json`` together with a fingerprint of the
+settings that produced it, so ``nas compare`` run again reuses it and a changed budget re-evaluates.
+The result holds the same keys as a trial's user attributes (docs/interfaces.md "Study record").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from nas.results import ModelPoint
+from nas.study_points import point_from_attrs
+
+logger = logging.getLogger(__name__)
+
+CACHE_DIR = "baselines"
+RESULT_FILE = "result.json"
+# MobileNetV2 widths of the registry, smallest first (search_spaces.baselines).
+MOBILENET_V2_WIDTHS = ("0.35", "0.5", "0.75", "1.0")
+
+
+def cache_key(name: str, resolution: int) -> str:
+    return f"{name}_r{int(resolution)}"
+
+
+def fingerprint(settings: Mapping[str, Any]) -> str:
+    """Short hash of the settings an evaluation depends on (dataset, training, profiler, input)."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def reference_label(name: str, resolution: int, resolutions: Sequence[int]) -> str:
+    """``mobilenet_v2_0.35`` or, when several resolutions are compared, ``mobilenet_v2_0.35@96px``."""
+    return f"{name}@{resolution}px" if len(set(resolutions)) > 1 else name
+
+
+def _point(result: Mapping[str, Any]) -> ModelPoint:
+    attrs = dict(result["attrs"])
+    attrs["is_reference"] = True
+    attrs["reference_name"] = result["name"]
+    return point_from_attrs(None, attrs, label=result.get("label") or result["name"])
+
+
+def load_cached(study_dir: str | Path, *, settings_fingerprint: str | None = None) -> list[ModelPoint]:
+    """Every cached, successfully evaluated reference of a study (optionally only one fingerprint)."""
+    folder = Path(study_dir) / CACHE_DIR
+    points = []
+    for path in sorted(folder.glob(f"*/{RESULT_FILE}")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            logger.warning("ignoring unreadable cached reference %s: %s", path, exc)
+            continue
+        if settings_fingerprint is not None and result.get("fingerprint") != settings_fingerprint:
+            continue
+        if result.get("attrs", {}).get("accuracy_int8") is None:
+            continue
+        points.append(_point(result))
+    return sorted(points, key=lambda p: (p.latency_ms_p50 or 0.0, p.label))
+
+
+def cached_result(study_dir: str | Path, name: str, resolution: int, settings_fingerprint: str) -> dict[str, Any] | None:
+    path = Path(study_dir) / CACHE_DIR / cache_key(name, resolution) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return result if result.get("fingerprint") == settings_fingerprint else None
+
+
+def evaluate_reference(
+    *,
+    name: str,
+    resolution: int,
+    label: str,
+    study_dir: str | Path,
+    settings_fingerprint: str,
+    evaluate: Callable[[Path], dict[str, Any]],
+) -> tuple[ModelPoint, bool]:
+    """The cached result of ``name`` at ``resolution``, or ``evaluate(folder)`` stored as the new one.
+
+    ``evaluate`` returns trial-shaped attributes (``accuracy_int8``, ``latency_ms_p50``,
+    ``size_bytes``, ...). Returns (point, came_from_cache). A failed evaluation raises
+    ``RuntimeError`` with its reason and is not cached.
+    """
+    cached = cached_result(study_dir, name, resolution, settings_fingerprint)
+    if cached is not None:
+        cached["label"] = label
+        return _point(cached), True
+    folder = Path(study_dir) / CACHE_DIR / cache_key(name, resolution)
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    attrs = evaluate(folder)
+    if attrs.get("failure_reason"):
+        raise RuntimeError(f"reference {label} could not be evaluated: {attrs['failure_reason']}")
+    result = {
+        "name": name,
+        "resolution": int(resolution),
+        "label": label,
+        "fingerprint": settings_fingerprint,
+        "seconds": time.perf_counter() - start,
+        "attrs": attrs,
+    }
+    (folder / RESULT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    logger.info("evaluated reference %s in %.1f s (cached in %s)", label, result["seconds"], folder)
+    return _point(result), False
