@@ -1,0 +1,63 @@
+"""A fake evaluator for the search tests: deterministic numbers from the analytic cost, no TensorFlow.
+
+It lets the tests check the bookkeeping (resume, duplicates, constraints, failures) in seconds;
+the real evaluators run in the tiny end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from nas.pipeline import AccuracyMeasurement, CostMeasurement
+from search_spaces import arch_cost
+
+
+class FakeEvaluator:
+    """Size from the parameter count, latency from MACs, accuracy growing with both."""
+
+    def __init__(self, *, channels: int = 1, num_classes: int = 10, train_seconds: float = 0.0,
+                 fail_if: str | None = None) -> None:
+        self.channels = channels
+        self.num_classes = num_classes
+        self.train_seconds = train_seconds
+        self.fail_if = fail_if  # substring of the architecture string that makes training fail
+        self.cost_calls: list[str] = []
+        self.train_calls: list[str] = []
+
+    def measure_cost(self, arch: Any, trial_dir: Path) -> CostMeasurement:
+        self.cost_calls.append(arch.to_string())
+        cost = arch_cost(arch)
+        latency = cost.macs / 1e6
+        model = trial_dir / "model_int8.tflite"
+        model.write_bytes(b"x" * 16)
+        return CostMeasurement(
+            size_bytes=cost.params + 1000,
+            latency_ms={"count": 3, "mean": latency, "std": 0.0, "min": latency, "p50": latency,
+                        "p90": latency, "p95": latency, "max": latency},
+            device={"machine": "fake"},
+            profiler={"measured_by": "fake"},
+            params=cost.params,
+            macs=cost.macs,
+            timings_s={"build": 0.01, "convert_untrained": 0.01, "profile": 0.01},
+            artifacts={"tflite_int8_untrained": str(model)},
+        )
+
+    def train_and_evaluate(self, arch: Any, trial_dir: Path) -> AccuracyMeasurement:
+        text = arch.to_string()
+        self.train_calls.append(text)
+        if self.train_seconds:
+            time.sleep(self.train_seconds)
+        if self.fail_if and self.fail_if in text:
+            return AccuracyMeasurement(failure_reason="loss diverged (NaN) in epoch 1",
+                                       timings_s={"train": 0.01})
+        cost = arch_cost(arch)
+        accuracy = min(0.99, 0.5 + cost.macs / 4e7)
+        return AccuracyMeasurement(
+            accuracy_int8=accuracy,
+            metrics={"accuracy": accuracy, "accuracy_keras": accuracy + 0.01},
+            timings_s={"train": 0.02, "convert": 0.01, "evaluate_int8": 0.01},
+            artifacts={"tflite_int8": str(trial_dir / "model_int8.tflite"),
+                       "keras_model": str(trial_dir / "model.keras")},
+        )
