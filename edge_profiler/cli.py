@@ -18,6 +18,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("serve", "edge_profiler.cli_serve", "run the latency agent (HTTP, loopback by default)"),
     ("bench", "edge_profiler.cli_bench", "measure a .tflite model here and print a summary"),
     ("device", "edge_profiler.cli_device", "print this device's description as JSON"),
+    ("classify", "edge_profiler.classify", "classify camera, video or image-folder frames with an exported model (needs OpenCV)"),
 ]
 
 

@@ -6,7 +6,6 @@ converted from BGR to RGB, normalized to [-1, 1] and quantized to int8 as the si
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from edge_profiler import classify
+from edge_profiler.cli import main
 from edge_profiler.model_metadata import MetadataError, ModelMetadata, read_sidecar, write_sidecar
 
 RESOLUTION = 16
@@ -66,9 +66,7 @@ def video_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    classify.add_arguments(parser)
-    return classify.run(parser.parse_args(argv))
+    return main(["classify", *argv])
 
 
 def test_classifies_every_frame_of_a_video_as_json(
