@@ -18,6 +18,7 @@ from search_spaces.architecture import (
 )
 from search_spaces.baselines import get_baseline, list_baselines
 from search_spaces.cost import ArchCost, arch_cost, trainable_params
+from search_spaces.space import Choice, SearchSpace, SearchSpaceError, StageChoices
 
 if TYPE_CHECKING:
     from search_spaces.builder import build_model
@@ -26,7 +27,11 @@ __all__ = [
     "ArchCost",
     "Architecture",
     "ArchitectureError",
+    "Choice",
     "HeadSpec",
+    "SearchSpace",
+    "SearchSpaceError",
+    "StageChoices",
     "StageSpec",
     "StemSpec",
     "arch_cost",

@@ -29,8 +29,9 @@ and the input must leave at least :data:`MIN_FEATURE_PX` pixels after the stem.
 Strides for small inputs: the stem stride is fixed; a stage's stride 2 is kept only while the feature
 map after it stays at least :data:`MIN_FEATURE_PX` pixels, otherwise that stage runs at stride 1
 (so the latest stride-2 stages are the ones dropped). :func:`effective_strides` is the one place
-this is decided; the builder and :func:`search_spaces.cost.arch_cost` both use it. MobileNetV2 at 224
-px ends at 7x7 and is untouched; at 32 px it ends at 4x4 instead of 1x1.
+this is decided; the builder and :func:`search_spaces.cost.arch_cost` both use it. MobileNetV2 keeps
+all its strides at 96 px and above (224 px ends at 7x7, 96 px at 3x3); at 32 px it ends at 4x4
+instead of 1x1, at 64 px at 4x4 instead of 2x2.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ SKIP_MODES: tuple[str, ...] = ("auto", "none", "all")
 # produces; it also keeps int8 kernels on whole SIMD lanes.
 CHANNEL_DIVISOR = 8
 # Smallest feature map (pixels per side) a stride-2 stage may produce before its stride is dropped.
-MIN_FEATURE_PX = 4
+# 3 keeps MobileNetV2's strides at all of its published input sizes (96, 128, 160, 192, 224 px).
+MIN_FEATURE_PX = 3
 FORMAT_VERSION = 1
 
 _TYPE_TOKENS = {"ir": "mbconv", "er": "fused_mbconv"}
