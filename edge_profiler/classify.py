@@ -162,9 +162,12 @@ class Classifier:
         model_path = Path(model_path)
         if not model_path.is_file():
             raise ClassifyError(f"model {model_path} not found")
-        _, interpreter_cls, _ = load_interpreter()
-        self._interpreter = interpreter_cls(model_path=str(model_path), num_threads=threads)
-        self._interpreter.allocate_tensors()
+        try:
+            _, interpreter_cls, _ = load_interpreter()
+            self._interpreter = interpreter_cls(model_path=str(model_path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:  # no runtime, or not a TFLite model
+            raise ClassifyError(f"cannot load model {model_path}: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         expected = (1, metadata.resolution, metadata.resolution, metadata.channels)
@@ -368,6 +371,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _print_results(
+    results: Iterator[FrameResult], args: argparse.Namespace, json_out: TextIO | None, summary: RunSummary
+) -> None:
+    recent: deque[tuple[float, float, float]] = deque(maxlen=args.window)
+    for result in results:
+        summary.add(result)
+        if json_out is not None:
+            json_out.write(json.dumps(result.to_json()) + "\n")
+            json_out.flush()
+        if args.json != "-":
+            recent.append((result.capture_ms, result.preprocess_ms, result.inference_ms))
+            capture, preprocess, inference = np.mean(np.asarray(recent), axis=0)
+            print(format_result(result, (float(capture), float(preprocess), float(inference))), flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         logger.error("--max-frames must be at least 1")
@@ -377,43 +395,36 @@ def run(args: argparse.Namespace) -> int:
         return 2
     source: FrameSource | None = None
     json_out: TextIO | None = None
+    summary = RunSummary()
     try:
         metadata = read_sidecar(args.metadata or sidecar_path(args.model))
         classifier = Classifier(args.model, metadata, threads=args.threads)
         source = open_source(args.source, width=args.width, height=args.height)
+        unknown = set(getattr(source, "labels", lambda: ())()) - set(metadata.labels)
+        if unknown:
+            raise ClassifyError(f"class folders {sorted(unknown)} are not labels of the model {list(metadata.labels)}")
         if args.json == "-":
             json_out = sys.stdout
         elif args.json:
             json_out = open(args.json, "a", encoding="utf-8")
-        unknown = set(getattr(source, "labels", lambda: ())()) - set(metadata.labels)
-        if unknown:
-            raise ClassifyError(f"class folders {sorted(unknown)} are not labels of the model {list(metadata.labels)}")
-        recent: deque[tuple[float, float, float]] = deque(maxlen=args.window)
-        summary = RunSummary()
-        for result in classify_stream(classifier, source, max_frames=args.max_frames, window=args.window):
-            summary.add(result)
-            if json_out is not None:
-                json_out.write(json.dumps(result.to_json()) + "\n")
-                json_out.flush()
-            if args.json != "-":
-                recent.append((result.capture_ms, result.preprocess_ms, result.inference_ms))
-                means = tuple(float(v) for v in np.mean(np.asarray(recent), axis=0))
-                print(format_result(result, means), flush=True)  # type: ignore[arg-type]
-        if summary.frames == 0:
-            logger.error("the source %s gave no frames", args.source)
-            return 1
-        if args.json == "-":
-            logger.info("%s", summary.format())
-        else:
-            print(summary.format(), flush=True)
+        results = classify_stream(classifier, source, max_frames=args.max_frames, window=args.window)
+        try:
+            _print_results(results, args, json_out, summary)
+        except KeyboardInterrupt:  # the usual way to stop a live camera: still print the summary
+            logger.info("interrupted")
     except (ClassifyError, MetadataError) as exc:
         logger.error("%s", exc)
         return 1
-    except KeyboardInterrupt:
-        pass
     finally:
         if source is not None:
             source.close()
         if json_out is not None and json_out is not sys.stdout:
             json_out.close()
+    if summary.frames == 0:
+        logger.error("the source %s gave no frames", args.source)
+        return 1
+    if args.json == "-":
+        logger.info("%s", summary.format())
+    else:
+        print(summary.format(), flush=True)
     return 0

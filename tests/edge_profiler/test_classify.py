@@ -158,3 +158,13 @@ def test_image_folder_source_reports_accuracy(
     (folder / "green").mkdir()
     (folder / "green" / "0.png").write_bytes((folder / "red" / "0.png").read_bytes())
     assert _run([str(model_path), "--source", str(folder)]) == 1
+
+
+def test_a_file_that_is_no_model_is_a_clear_error(
+    model_path: Path, video_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bogus = tmp_path / "bogus.tflite"
+    bogus.write_bytes(b"\x00" * 64)
+    (tmp_path / "bogus.json").write_bytes(model_path.with_suffix(".json").read_bytes())
+    assert _run([str(bogus), "--source", str(video_path)]) == 1
+    assert "cannot load model" in caplog.text
