@@ -17,6 +17,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("data", "nas.data_cli", "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
     ("pareto", "nas.pareto_cli", "The Pareto front of a study as a table, and its hypervolume"),
     ("report", "nas.report_cli", "A self-contained HTML report of a study (interactive Pareto chart) and a PNG"),
+    ("space", "search_spaces.cli", "A search space's choices and size, the baselines' cost, or one architecture"),
 ]
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -44,7 +43,9 @@ from search_spaces.architecture import (
 )
 from search_spaces.scaling import scale_head, scale_stage, scale_stem
 
-__all__ = ["Choice", "SearchSpace", "SearchSpaceError", "StageChoices"]
+__all__ = ["DEFAULT_SPACE_PATH", "Choice", "SearchSpace", "SearchSpaceError", "StageChoices"]
+
+DEFAULT_SPACE_PATH = Path(__file__).with_name("default.yaml")
 
 _STAGE_CHOICE_KEYS = ("block", "expansion", "kernel", "width", "depth", "se_ratio", "activation")
 _STAGE_KEYS = ("channels", "stride", *_STAGE_CHOICE_KEYS)
@@ -184,8 +185,7 @@ class SearchSpace:
     @classmethod
     def default(cls) -> "SearchSpace":
         """The packaged space around MobileNetV2's seven stages (``search_spaces/default.yaml``)."""
-        text = resources.files("search_spaces").joinpath("default.yaml").read_text("utf-8")
-        return cls.from_yaml(text)
+        return cls.from_yaml(DEFAULT_SPACE_PATH)
 
     def with_input(
         self,
