@@ -146,10 +146,10 @@ def _run_converter(tf: Any, model: Any, fmt: str, images: np.ndarray | None) -> 
     errors = []
     for fast in (True, False):
         try:
-            converter = _make_converter(tf, model, shape, fast)
-            _configure(tf, converter, fmt, images)
             with _quiet_absl(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+                converter = _make_converter(tf, model, shape, fast)
+                _configure(tf, converter, fmt, images)
                 return bytes(converter.convert()), "concrete_function" if fast else "keras_model"
         except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError ...
             errors.append(f"{'concrete function' if fast else 'from_keras_model'}: {exc}")

@@ -53,6 +53,8 @@ class DatasetConfig:
             raise DatasetError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
         if isinstance(self.augmentation, str):
             object.__setattr__(self, "augmentation", tuple(a for a in self.augmentation.split(",") if a))
+        elif not isinstance(self.augmentation, tuple):  # a list from YAML
+            object.__setattr__(self, "augmentation", tuple(self.augmentation or ()))
         unknown = sorted(set(self.augmentation) - set(AUGMENTATIONS))
         if unknown:
             raise DatasetError(f"unknown augmentation {unknown}; choose from {list(AUGMENTATIONS)}")
@@ -135,9 +137,12 @@ def _split(raw: RawData, cfg: DatasetConfig) -> dict[str, tuple[np.ndarray, np.n
         rest, test = stratified_split(y, cfg.test_fraction, cfg.seed + 1)
         splits["test"] = (x[test], y[test])
         x, y = x[rest], y[rest]
-    train, val = stratified_split(y, cfg.val_fraction, cfg.seed)
-    splits["val"] = (x[val], y[val])
-    x, y = x[train], y[train]
+    if raw.val_images is not None:
+        splits["val"] = (raw.val_images, raw.val_labels)
+    else:
+        train, val = stratified_split(y, cfg.val_fraction, cfg.seed)
+        splits["val"] = (x[val], y[val])
+        x, y = x[train], y[train]
     if cfg.fraction < 1.0:
         _, kept = stratified_split(y, cfg.fraction, cfg.seed + 2, min_held=1)
         x, y = x[kept], y[kept]
@@ -161,7 +166,8 @@ def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_si
     num_classes = len(raw.class_names)
     if num_classes < 2:
         raise DatasetError(f"{cfg.name}: need at least two classes, found {num_classes}")
-    labels_max = int(max(raw.train_labels.max(), raw.test_labels.max() if raw.test_labels is not None else 0))
+    labels_max = max(int(labels.max()) for labels in (raw.train_labels, raw.val_labels, raw.test_labels)
+                     if labels is not None and len(labels))
     if labels_max >= num_classes:
         raise DatasetError(f"{cfg.name}: label {labels_max} out of range for {num_classes} class names")
     splits = _split(raw, cfg)

@@ -30,18 +30,71 @@ def _read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
     return array[..., None] if channels == 1 else array
 
 
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+SPLIT_NAMES = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
+
+
+def _presplit(folder: Path) -> dict[str, Path] | None:
+    """``root/train/<class>/`` + ``root/val/<class>/`` (+ ``test``): the person-dataset layout."""
+    found = {}
+    for split, names in SPLIT_NAMES.items():
+        for name in names:
+            if (folder / name).is_dir():
+                found[split] = folder / name
+                break
+    if "train" in found and "val" in found and len(_class_dirs(folder)) == len(found):
+        return found
+    return None
+
+
 def load_image_folder(root: str | Path, *, resolution: int, channels: int) -> RawData:
     """Read ``root/<class>/<image>`` into arrays resized to ``resolution`` with ``channels`` channels.
 
-    Raises ``DatasetError`` for a missing folder, fewer than two class folders, or a class without a
-    readable image. Corrupt files are skipped; their paths are in ``info["skipped_files"]``.
+    A root holding ``train/`` and ``val/`` (optionally ``test/``), each with the class subfolders
+    (docs/interfaces.md, person dataset), keeps that split. Raises ``DatasetError`` for a missing
+    folder, fewer than two class folders, or a class without a readable image. Corrupt files are
+    skipped; their paths are in ``info["skipped_files"]``.
     """
     folder = Path(root).expanduser()
     if not folder.exists():
         raise DatasetError(f"image folder not found: {folder}")
     if not folder.is_dir():
         raise DatasetError(f"image folder is not a directory: {folder}")
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    presplit = _presplit(folder)
+    if presplit is None:
+        images, labels, class_names, info = _read_classes(folder, None, resolution, channels)
+        return RawData(images, labels, class_names, info=info)
+    train = _read_classes(presplit["train"], None, resolution, channels)
+    class_names = train[2]
+    parts = {split: _read_classes(path, class_names, resolution, channels)
+             for split, path in presplit.items() if split != "train"}
+    skipped = train[3]["skipped_files"] + [f for part in parts.values() for f in part[3]["skipped_files"]]
+    info = {"source": str(folder), "predefined_splits": sorted(presplit), "skipped_files": skipped,
+            "num_skipped": len(skipped),
+            "num_ignored_non_image_files": train[3]["num_ignored_non_image_files"]
+            + sum(part[3]["num_ignored_non_image_files"] for part in parts.values())}
+    test = parts.get("test")
+    return RawData(
+        train[0], train[1], class_names,
+        test[0] if test else None, test[1] if test else None, info=info,
+        val_images=parts["val"][0], val_labels=parts["val"][1],
+    )
+
+
+def _read_classes(
+    folder: Path, expected: tuple[str, ...] | None, resolution: int, channels: int
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
+    class_dirs = _class_dirs(folder)
+    if expected is not None:
+        names = tuple(p.name for p in class_dirs)
+        if names != expected:
+            raise DatasetError(
+                f"class subfolders of {folder} ({', '.join(names) or 'none'}) differ from the training "
+                f"split's ({', '.join(expected)})"
+            )
     if len(class_dirs) < 2:
         found = ", ".join(p.name for p in class_dirs) or "none"
         raise DatasetError(
@@ -69,7 +122,7 @@ def load_image_folder(root: str | Path, *, resolution: int, channels: int) -> Ra
             readable += 1
         if readable == 0:
             bad = sum(1 for s in skipped if Path(s).is_relative_to(class_dir))
-            detail = f"{bad} unreadable" if bad else "no image files"
+            detail = f"{bad} unreadable or corrupt file(s)" if bad else "no image files"
             raise DatasetError(
                 f"class folder '{class_dir.name}' in {folder} has no readable images ({detail}; "
                 f"suffixes read: {', '.join(sorted(IMAGE_SUFFIXES))})"
@@ -78,8 +131,6 @@ def load_image_folder(root: str | Path, *, resolution: int, channels: int) -> Ra
         logger.warning(
             "skipped %d unreadable or corrupt image(s) in %s, e.g. %s", len(skipped), folder, skipped[0]
         )
-    return RawData(
-        np.stack(images), np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs),
-        info={"source": str(folder), "skipped_files": skipped, "num_skipped": len(skipped),
-              "num_ignored_non_image_files": ignored},
-    )
+    info = {"source": str(folder), "skipped_files": skipped, "num_skipped": len(skipped),
+            "num_ignored_non_image_files": ignored}
+    return np.stack(images), np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs), info

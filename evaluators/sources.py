@@ -43,7 +43,7 @@ _KERAS_CACHE_NAMES = {
 
 @dataclass
 class RawData:
-    """Images as uint8 ``(N, H, W, C)`` and int labels; ``test_*`` is None without an official test split."""
+    """Images as uint8 ``(N, H, W, C)`` and int labels; ``val_*`` / ``test_*`` are None unless predefined."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -51,6 +51,8 @@ class RawData:
     test_images: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    val_images: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
 
 
 def keras_cache_dir() -> Path:

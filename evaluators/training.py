@@ -1,0 +1,235 @@
+"""Proxy training of a built Keras model: cosine schedule with warm-up, label smoothing, weight decay.
+
+The warm-up + cosine schedule follows Goyal et al. 2017 ("Accurate, Large Minibatch SGD") and
+Loshchilov & Hutter 2017 (SGDR); decoupled weight decay follows Loshchilov & Hutter 2019 (AdamW);
+label smoothing follows Szegedy et al. 2016. A NaN or inf loss stops training and is reported in
+``TrainResult.diverged``; it is never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evaluators.data import Dataset
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Proxy-training settings. ``warmup_epochs`` may be fractional; ``bn_momentum`` (if not None)
+    overrides every BatchNormalization layer's momentum (tf_keras MobileNetV2 uses 0.999, too slow
+    for a few epochs)."""
+
+    epochs: int = 5
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    warmup_epochs: float = 1.0
+    min_lr_fraction: float = 0.0
+    label_smoothing: float = 0.1
+    weight_decay: float = 1e-2
+    batch_size: int = 64
+    seed: int = 0
+    bn_momentum: float | None = 0.9
+    momentum: float = 0.9
+    steps_per_epoch: int | None = None
+    validate_each_epoch: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {list(OPTIMIZERS)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if not self.lr > 0 or self.warmup_epochs < 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0; warmup_epochs and weight_decay must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.bn_momentum is not None and not 0 < self.bn_momentum < 1:
+            raise ValueError(f"bn_momentum must be in (0, 1), got {self.bn_momentum}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What a proxy training produced; ``val_accuracy`` is the Keras model's on the validation split."""
+
+    history: dict[str, list[float]]
+    val_accuracy: float | None
+    val_loss: float | None
+    seconds: float
+    epochs_completed: int
+    diverged: bool = False
+    divergence_reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def set_bn_momentum(model: Any, momentum: float) -> int:
+    """Set ``momentum`` on every BatchNormalization layer, nested models included; returns the count."""
+    from search_spaces.keras_backend import keras
+
+    count = 0
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
+            count += 1
+        stack.extend(getattr(layer, "layers", []))
+    return count
+
+
+def _steps_per_epoch(dataset: "Dataset", cfg: TrainConfig) -> int:
+    if cfg.steps_per_epoch:
+        return cfg.steps_per_epoch
+    cardinality = int(dataset.train.cardinality())
+    if cardinality > 0:
+        return cardinality
+    return max(1, math.ceil(dataset.info["counts"]["train"] / dataset.batch_size))
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None) -> Any:
+    """The configured optimizer: linear warm-up to ``lr`` then cosine decay over ``epochs``."""
+    from search_spaces.keras_backend import keras
+
+    peak = cfg.lr if lr is None else lr
+    total_steps = max(2, steps_per_epoch * epochs)
+    warmup_steps = min(int(round(cfg.warmup_epochs * steps_per_epoch)), total_steps - 1)
+    if warmup_steps > 0:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total_steps - warmup_steps), alpha=cfg.min_lr_fraction,
+            warmup_target=peak, warmup_steps=warmup_steps,
+        )
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(peak, total_steps, alpha=cfg.min_lr_fraction)
+    decay = cfg.weight_decay or None
+    if cfg.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
+    elif cfg.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(schedule, momentum=cfg.momentum, nesterov=True, weight_decay=decay)
+    else:
+        optimizer = keras.optimizers.RMSprop(schedule, momentum=cfg.momentum, weight_decay=decay)
+    if cfg.weight_decay:
+        # Decay the kernels only, not biases or BatchNorm scales and offsets.
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+def smoothed_sparse_crossentropy(num_classes: int, label_smoothing: float) -> Any:
+    """Cross-entropy on integer labels with label smoothing, for softmax outputs."""
+    from search_spaces.keras_backend import keras, tf
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        one_hot = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), num_classes)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=label_smoothing)
+
+    return loss
+
+
+class _DivergenceGuard:
+    """Builds a Keras callback that stops on the first non-finite loss and remembers why."""
+
+    def __init__(self) -> None:
+        from search_spaces.keras_backend import keras
+
+        self.reason: str | None = None
+        guard = self
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.epoch = 0
+
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                loss = (logs or {}).get("loss")
+                if loss is not None and not math.isfinite(float(loss)) and guard.reason is None:
+                    guard.reason = f"loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}"
+                    logger.warning("training diverged: %s", guard.reason)
+                    self.model.stop_training = True
+
+        self.callback = Callback()
+
+
+def compile_for_training(
+    model: Any, cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None
+) -> None:
+    """Compile with the configured optimizer, smoothed cross-entropy and accuracy."""
+    from search_spaces.keras_backend import keras
+
+    num_classes = int(model.output_shape[-1])
+    model.compile(
+        optimizer=make_optimizer(cfg, steps_per_epoch, epochs, lr=lr),
+        loss=smoothed_sparse_crossentropy(num_classes, cfg.label_smoothing),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def fit(model: Any, dataset: "Dataset", cfg: TrainConfig, *, epochs: int | None = None,
+        lr: float | None = None) -> TrainResult:
+    """Compile and fit ``model`` for ``epochs`` (default ``cfg.epochs``); the shared core of training."""
+    from search_spaces.keras_backend import keras
+
+    epochs = cfg.epochs if epochs is None else epochs
+    start = time.perf_counter()
+    if cfg.bn_momentum is not None:
+        set_bn_momentum(model, cfg.bn_momentum)
+    steps = _steps_per_epoch(dataset, cfg)
+    compile_for_training(model, cfg, steps, epochs, lr=lr)
+    guard = _DivergenceGuard()
+    history = model.fit(
+        dataset.train.repeat() if cfg.steps_per_epoch else dataset.train,
+        epochs=epochs, steps_per_epoch=cfg.steps_per_epoch,
+        validation_data=dataset.val if cfg.validate_each_epoch else None,
+        callbacks=[guard.callback], verbose=0,
+    )
+    record = {key: [float(v) for v in values] for key, values in history.history.items()}
+    completed = len(record.get("loss", []))
+    val_loss = val_accuracy = None
+    if guard.reason is None:
+        val_loss, val_accuracy = (float(v) for v in model.evaluate(dataset.val, verbose=0))
+        if not math.isfinite(val_loss):
+            guard.reason = f"validation loss is {val_loss} after training"
+    return TrainResult(
+        history=record, val_accuracy=val_accuracy, val_loss=val_loss,
+        seconds=time.perf_counter() - start, epochs_completed=completed,
+        diverged=guard.reason is not None, divergence_reason=guard.reason,
+        details={"steps_per_epoch": steps},
+    )
+
+
+def train_model(model: Any, dataset: "Dataset", cfg: TrainConfig | None = None) -> TrainResult:
+    """Train ``model`` (softmax outputs, compiled here) on ``dataset.train``; seeded by ``cfg.seed``.
+
+    Returns a ``TrainResult``; divergence (NaN/inf loss) ends training early with ``diverged=True``.
+    """
+    from search_spaces.keras_backend import keras, tf
+
+    cfg = cfg or TrainConfig()
+    keras.utils.set_random_seed(cfg.seed)
+    try:
+        return fit(model, dataset, cfg)
+    except tf.errors.InvalidArgumentError as exc:
+        # e.g. tf.debugging checks on NaN inside a layer: the same failure as a NaN loss.
+        if "nan" in str(exc).lower() or "inf" in str(exc).lower():
+            return TrainResult({}, None, None, 0.0, 0, True, f"non-finite values: {str(exc)[:300]}")
+        raise
+
+
+__all__ = ["OPTIMIZERS", "TrainConfig", "TrainResult", "fit", "make_optimizer", "set_bn_momentum",
+           "smoothed_sparse_crossentropy", "train_model"]
