@@ -1,0 +1,157 @@
+"""The real agent on loopback: HTTP server, measurement worker, client, all together."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_profiler.client import RemoteProfiler
+from edge_profiler.errors import MODEL_KINDS, ProfilerError
+from edge_profiler.server import AgentServer, Config
+from tests.edge_profiler import models
+from tests.edge_profiler.conftest import FAST, start_agent
+
+TOKEN = "agent-token-0123456789abcdef"
+
+
+def test_measures_a_real_int8_model(agent: AgentServer, tiny_model_path: Path, tiny_model: bytes) -> None:
+    profiler = RemoteProfiler([agent.url])
+    result = profiler.measure(tiny_model_path, threads=1, **FAST)
+    assert result["model_sha256"] == hashlib.sha256(tiny_model).hexdigest()
+    assert result["latency_ms"]["count"] == 5 and result["latency_ms"]["p50"] > 0
+    assert result["measured_by"] == agent.url
+    assert result["device"]["runtime"]["name"] == "ai_edge_litert"
+    assert result["cached"] is False
+    assert profiler.measure(tiny_model_path, threads=1, **FAST)["cached"] is True
+    assert profiler.health()["queue"]["measurements_done"] == 1
+    assert profiler.device()["cpu_count"] >= 1
+
+
+def test_200_malformed_models_get_structured_answers_and_the_agent_stays_up(agent: AgentServer, tiny_model: bytes,
+                                                                             rng: np.random.Generator) -> None:
+    cases = models.mutations(tiny_model, rng, random=70, truncated=70, flipped=60)
+    assert len(cases) == 200
+    profiler = RemoteProfiler([agent.url], retries=0)
+    outcomes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for index, (family, data) in enumerate(cases):
+        try:
+            result = profiler.measure(data, warmup_runs=0, runs=1, min_seconds=0.0)
+        except ProfilerError as exc:
+            assert exc.kind in MODEL_KINDS, (family, exc)
+            assert exc.message
+            outcomes[family][exc.kind] += 1
+        else:  # a flipped bit in a value the runtime accepts: a valid model, validly measured
+            assert family == "bit-flipped", family
+            assert result["latency_ms"]["count"] == 1
+            outcomes[family]["measured"] += 1
+        if index % 50 == 49:
+            assert profiler.health()["status"] == "ok"
+    assert sum(outcomes["random"].values()) == 70 and outcomes["random"]["rejected"] == 70
+    assert sum(outcomes["truncated"].values()) == 70 and outcomes["truncated"]["rejected"] == 70
+    assert outcomes["bit-flipped"]["measured"] < 60  # most flips break the model
+    # still measures a good model afterwards
+    assert profiler.measure(tiny_model, **FAST)["latency_ms"]["count"] == 5
+
+
+def test_16_concurrent_clients_never_overlap(agent: AgentServer, tiny_model: bytes) -> None:
+    results: dict[int, dict] = {}
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        try:  # distinct `runs` per client, so no answer comes from the cache
+            results[i] = RemoteProfiler([agent.url], backoff_s=0.2).measure(tiny_model, warmup_runs=0, runs=10 + i,
+                                                                            min_seconds=0.0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert sorted(results) == list(range(16))
+    for i, result in results.items():
+        assert result["params"]["runs"] == 10 + i and result["latency_ms"]["count"] == 10 + i
+        assert result["cached"] is False
+    intervals = sorted((r["started_at"], r["finished_at"]) for r in results.values())
+    for (_, end), (next_start, _) in zip(intervals, intervals[1:]):
+        assert end <= next_start, "two measurements overlapped"
+
+
+def test_token_checks_over_http(tiny_model: bytes) -> None:
+    server = start_agent(token=TOKEN)
+    try:
+        for token in (None, "wrong-token-0123456789"):
+            with pytest.raises(ProfilerError) as info:
+                RemoteProfiler([server.url], token=token).measure(tiny_model, **FAST)
+            assert info.value.kind == "unauthorized"
+            assert ("no token" if token is None else "wrong") in info.value.message
+        result = RemoteProfiler([server.url], token=TOKEN).measure(tiny_model, **FAST)
+        assert result["latency_ms"]["count"] == 5
+    finally:
+        server.shutdown()
+
+
+def test_upload_over_the_limit_gets_413(tiny_model: bytes) -> None:
+    server = start_agent(max_upload_mb=0.001)  # ~1 KB
+    try:
+        with pytest.raises(ProfilerError) as info:
+            RemoteProfiler([server.url], retries=0).measure(tiny_model, **FAST)
+        assert info.value.kind == "too_large" and info.value.detail["status"] == 413
+    finally:
+        server.shutdown()
+
+
+def test_binding_beyond_loopback_requires_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EDGE_PROFILER_TOKEN", raising=False)
+    assert Config().resolve_token() is None
+    with pytest.raises(ValueError, match="token"):
+        Config(host="0.0.0.0").resolve_token()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    assert Config(host="0.0.0.0", token_file=token_file).resolve_token() == TOKEN
+    monkeypatch.setenv("EDGE_PROFILER_TOKEN", TOKEN)
+    assert Config(host="192.168.1.20").resolve_token() == TOKEN
+    with pytest.raises(ValueError, match="16 characters"):
+        Config(token="short").resolve_token()
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_pool_spreads_work_and_skips_a_dead_agent(tiny_model: bytes) -> None:
+    first, second = start_agent(), start_agent()
+    try:
+        dead = _dead_url()
+        profiler = RemoteProfiler([dead, first.url, second.url], backoff_s=0.05, dead_retry_s=60)
+        results = profiler.measure_many([tiny_model] * 6, max_workers=3, warmup_runs=0, runs=3, min_seconds=0.05)
+        assert all(isinstance(r, dict) for r in results), results
+        used = collections.Counter(r["measured_by"] for r in results)
+        assert set(used) == {first.url, second.url}
+        with pytest.raises(ProfilerError) as info:
+            RemoteProfiler([dead], retries=1, backoff_s=0.01, dead_retry_s=0.05).measure(tiny_model, **FAST)
+        assert info.value.kind == "unreachable" and "gave up after 2 attempts" in info.value.message
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+def test_model_errors_are_not_retried(agent: AgentServer, huge_model: bytes) -> None:
+    profiler = RemoteProfiler([agent.url])
+    started = time.monotonic()
+    with pytest.raises(ProfilerError) as info:
+        profiler.measure(huge_model, **FAST)
+    assert info.value.kind == "out_of_memory"
+    assert profiler.health()["queue"]["measurements_done"] == 1
+    assert time.monotonic() - started < 30
