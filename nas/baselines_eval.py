@@ -86,14 +86,15 @@ def evaluate_reference(
     study_dir: str | Path,
     settings_fingerprint: str,
     evaluate: Callable[[Path], dict[str, Any]],
+    refresh: bool = False,
 ) -> tuple[ModelPoint, bool]:
     """The cached result of ``name`` at ``resolution``, or ``evaluate(folder)`` stored as the new one.
 
     ``evaluate`` returns trial-shaped attributes (``accuracy_int8``, ``latency_ms_p50``,
-    ``size_bytes``, ...). Returns (point, came_from_cache). A failed evaluation raises
-    ``RuntimeError`` with its reason and is not cached.
+    ``size_bytes``, ...); ``refresh`` skips the cache lookup. Returns (point, came_from_cache).
+    A failed evaluation raises ``RuntimeError`` with its reason and is not cached.
     """
-    cached = cached_result(study_dir, name, resolution, settings_fingerprint)
+    cached = None if refresh else cached_result(study_dir, name, resolution, settings_fingerprint)
     if cached is not None:
         cached["label"] = label
         return _point(cached), True
@@ -114,3 +115,99 @@ def evaluate_reference(
     (folder / RESULT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     logger.info("evaluated reference %s in %.1f s (cached in %s)", label, result["seconds"], folder)
     return _point(result), False
+
+
+def settings_for_fingerprint(config_dict: Mapping[str, Any], architecture: str) -> dict[str, Any]:
+    """What a reference's result depends on: the architecture and the study's data, budget, profiler."""
+    return {
+        "architecture": architecture,
+        "dataset": config_dict.get("dataset"),
+        "training": config_dict.get("training"),
+        "profiler": {k: v for k, v in (config_dict.get("profiler") or {}).items() if k != "token"},
+    }
+
+
+def grid_names(baselines: Sequence[str] | None, widths: Sequence[str] | None) -> list[str]:
+    """The registry names to compare against: ``baselines`` as given, else the MobileNetV2 widths."""
+    from search_spaces import list_baselines
+
+    known = list_baselines()
+    if baselines:
+        names = list(baselines)
+    else:
+        names = [f"mobilenet_v2_{w}" for w in (widths or MOBILENET_V2_WIDTHS)]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+def evaluate_grid(
+    *,
+    study,
+    names: Sequence[str],
+    resolutions: Sequence[int],
+    study_dir: str | Path,
+    evaluator_factory: Callable[[], Any] | None = None,
+) -> list[tuple[ModelPoint, str]]:
+    """Evaluate every (name, resolution) like the study's trials; returns (point, source) pairs.
+
+    ``source`` is ``study trial N`` when the study already evaluated that exact architecture (its
+    MobileNetV2 reference, typically), ``cache`` for a cached result, ``evaluated`` otherwise. New
+    evaluations run the study's own trial pipeline (``nas.pipeline.TrialPipeline`` with the
+    evaluator built from the study's stored config, no constraint gate).
+    """
+    from nas import study as record
+    from nas.config import ConstraintSettings, build_config
+    from nas.objectives import ObjectiveSet
+    from nas.pipeline import TrialPipeline
+    from search_spaces import get_baseline
+    from search_spaces.architecture import Architecture
+
+    config_dict = study.user_attrs.get(record.STUDY_ATTR_CONFIG)
+    if not config_dict:
+        raise ValueError(f"study {study.study_name!r} has no stored search config; was it made by `nas search`?")
+    config = build_config(config_dict)
+    done = {t.user_attrs.get(record.ATTR_ARCHITECTURE): t for t in study.get_trials(deepcopy=False)
+            if record.is_done(t) and t.user_attrs.get("accuracy_int8") is not None}
+    # channels and classes come from a trial's architecture: no need to load the dataset to know them
+    sample = next(iter(done), None)
+    if sample is None:
+        raise ValueError(f"study {study.study_name!r} has no evaluated trial yet")
+    sample_arch = Architecture.from_string(sample)
+    evaluator = None
+    results = []
+    for resolution in resolutions:
+        for name in names:
+            arch = get_baseline(name).with_input(
+                resolution=resolution, channels=sample_arch.channels, num_classes=sample_arch.num_classes)
+            text = arch.to_string()
+            label = reference_label(name, resolution, resolutions)
+            key = fingerprint(settings_for_fingerprint(config_dict, text))
+            if text in done:  # evaluated by the study itself (its reference trial): copy, don't redo
+                trial = done[text]
+                point, _ = evaluate_reference(
+                    name=name, resolution=resolution, label=label, study_dir=study_dir, settings_fingerprint=key,
+                    evaluate=lambda folder, trial=trial: dict(trial.user_attrs) | {"source_trial": trial.number},
+                    refresh=True)
+                results.append((point, f"study trial {trial.number}"))
+                continue
+
+            def evaluate(folder: Path, arch=arch) -> dict[str, Any]:
+                nonlocal evaluator
+                if evaluator is None:
+                    if evaluator_factory is None:
+                        from nas.search import make_evaluator
+
+                        evaluator = make_evaluator(config)
+                    else:
+                        evaluator = evaluator_factory()
+                pipeline = TrialPipeline(evaluator, ObjectiveSet.from_config(config),
+                                         ConstraintSettings(None, None, None), folder)
+                outcome = pipeline.run(arch, trial_number=0)
+                return dict(outcome.user_attrs)
+
+            point, cached = evaluate_reference(name=name, resolution=resolution, label=label, study_dir=study_dir,
+                                               settings_fingerprint=key, evaluate=evaluate)
+            results.append((point, "cache" if cached else "evaluated"))
+    return results

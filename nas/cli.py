@@ -16,6 +16,8 @@ from typing import Sequence
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("data", "nas.data_cli", "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
     ("pareto", "nas.pareto_cli", "The Pareto front of a study as a table, and its hypervolume"),
+    ("export", "nas.export_cli", "Retrain a model of the front longer and write a verified int8 export folder"),
+    ("compare", "nas.compare_cli", "The front against MobileNetV2 (or --baseline) evaluated the same way"),
     ("report", "nas.report_cli", "A self-contained HTML report of a study (interactive Pareto chart) and a PNG"),
     ("space", "search_spaces.cli", "A search space's choices and size, the baselines' cost, or one architecture"),
 ]

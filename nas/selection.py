@@ -116,13 +116,12 @@ def select_model(
         )
 
     knee = knee_of(front, objectives)
-    return Selection(
-        knee,
-        f"{_label(knee)}: the knee of the {len(front)}-model Pareto front over "
-        f"{', '.join(objectives)} (farthest from the line/plane through the extremes after normalising; "
-        f"{_metrics(knee)})",
-        True,
-    )
+    if len(front) == 1:
+        why = f"the only model on the Pareto front over {', '.join(objectives)}"
+    else:
+        why = (f"the knee of the {len(front)}-model Pareto front over {', '.join(objectives)} (farthest from "
+               "the line/plane through the extremes after normalising)")
+    return Selection(knee, f"{_label(knee)}: {why} ({_metrics(knee)})", True)
 
 
 def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTIVES) -> ModelPoint:

@@ -72,3 +72,33 @@ def make_study(tmp_path: Path, name: str = "constructed") -> tuple[str, Path]:
         params={"width": 8}, distributions=dist, state=optuna.trial.TrialState.FAIL,
         user_attrs={"architecture": "x", "status": "failed", "failure_reason": "did not convert"}))
     return name, runs
+
+
+SMALL_16PX = "in16x1-stem_c8_k3_s2_relu6-ir_r1_k3_s1_e1_c8_relu6-ir_r2_k3_s2_e3_c16_relu6-head_c64_relu6-cls10"
+
+
+def make_trainable_study(tmp_path: Path, name: str = "trainable") -> tuple[str, Path]:
+    """A study whose trials are real architectures for digits at 16 px and whose stored config is a
+    real `nas search` config (1 proxy epoch), so export / compare can train and convert them.
+    Trial metrics are stated, not measured: use it where only the chosen architecture matters."""
+    from nas.config import load_config
+    from search_spaces import arch_cost, get_baseline
+    from search_spaces.architecture import Architecture
+
+    runs = tmp_path / "runs"
+    (runs / name).mkdir(parents=True)
+    config = load_config(overrides={"training.epochs": 1, "search_space.resolutions": [16],
+                                    "study.name": name, "study.runs_dir": str(runs)})
+    study = optuna.create_study(study_name=name, storage=f"sqlite:///{runs / name / 'study.db'}",
+                                directions=["maximize", "minimize", "minimize"])
+    study.set_user_attr("config", config.as_dict())
+    study.set_user_attr("objectives", ["accuracy", "latency", "size"])
+    study.set_user_attr("study_dir", str((runs / name).resolve()))
+    mbv2 = get_baseline("mobilenet_v2_0.35").with_input(resolution=16, channels=1, num_classes=10).to_string()
+    for number, (arch, acc, lat, size) in enumerate([(mbv2, 0.5, 0.5, 400_000), (SMALL_16PX, 0.8, 0.1, 20_000)]):
+        attrs = trial_attrs(number, acc, lat, size, "complete") | {"architecture": arch}
+        cost = arch_cost(Architecture.from_string(arch))
+        attrs.update(params=cost.params, macs=cost.macs)
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, values=[acc, lat, size],
+                                                  user_attrs=attrs))
+    return name, runs

@@ -76,3 +76,38 @@ def test_front_and_bad_input() -> None:
         compare([A, pending], [M1])
     with pytest.raises(ValueError, match="unknown objective"):
         compare([A], [M1], {"flops": "minimize"})
+
+
+def test_reference_grid_is_evaluated_once_and_cached(tmp_path) -> None:
+    """The grid goes through the study's trial pipeline (here with the search tests' fake evaluator,
+    no TensorFlow); the study's own MobileNetV2 trial is reused, the rest cached in the run folder."""
+    from nas import baselines_eval
+    from nas.study import open_study
+    from tests.nas.constructed_study import make_trainable_study
+    from tests.nas.fakes import FakeEvaluator
+
+    name, runs = make_trainable_study(tmp_path)
+    study = open_study(name, runs_dir=runs)
+    fake = FakeEvaluator(channels=1, num_classes=10)
+    names = baselines_eval.grid_names(None, ["0.35", "0.5"])
+    first = baselines_eval.evaluate_grid(study=study, names=names, resolutions=[16], study_dir=runs / name,
+                                         evaluator_factory=lambda: fake)
+    assert [(p.label, source) for p, source in first] == [("mobilenet_v2_0.35", "study trial 0"),
+                                                          ("mobilenet_v2_0.5", "evaluated")]
+    assert len(fake.train_calls) == 1 and "-cls10" in fake.train_calls[0]
+    assert first[0][0].accuracy == 0.5  # the study trial's own numbers
+    assert first[1][0].baseline == "mobilenet_v2_0.5" and first[1][0].accuracy is not None
+
+    again = baselines_eval.evaluate_grid(study=study, names=names, resolutions=[16], study_dir=runs / name,
+                                         evaluator_factory=lambda: fake)
+    assert [source for _, source in again] == ["study trial 0", "cache"]
+    assert len(fake.train_calls) == 1  # nothing re-evaluated
+    assert sorted(p.label for p in baselines_eval.load_cached(runs / name)) == ["mobilenet_v2_0.35", "mobilenet_v2_0.5"]
+
+    # two resolutions: labels carry the size, and a new resolution is a new evaluation
+    both = baselines_eval.evaluate_grid(study=study, names=names[:1], resolutions=[16, 24], study_dir=runs / name,
+                                        evaluator_factory=lambda: fake)
+    assert [(p.label, source) for p, source in both] == [("mobilenet_v2_0.35@16px", "study trial 0"),
+                                                         ("mobilenet_v2_0.35@24px", "evaluated")]
+    with pytest.raises(ValueError, match="unknown baseline"):
+        baselines_eval.grid_names(["resnet_50"], None)

@@ -50,3 +50,54 @@ def test_select_knee_by_default() -> None:
     assert chosen.point.trial_number == 1
     assert chosen.reason.startswith("trial 1: the knee of the 3-model Pareto front")
     assert distinct(_points()) == _points()
+
+
+def _card_accuracy(card: str, split: str) -> float:
+    import re
+
+    match = re.search(rf"^\| {split} \| ([0-9.]+) % \|", card, flags=re.M)
+    assert match, f"no {split} row in the model card"
+    return float(match.group(1)) / 100
+
+
+def test_export_writes_a_verified_folder(tmp_path, capsys) -> None:
+    import json
+
+    from edge_profiler.model_metadata import read_sidecar
+    from evaluators import DatasetConfig, evaluate_tflite, load_dataset
+    from nas.cli import main
+    from nas.tflite_metadata import read_json
+    from tests.nas.constructed_study import SMALL_16PX, make_trainable_study
+
+    name, runs = make_trainable_study(tmp_path)
+    out = tmp_path / "export"
+    assert main(["export", "--study", name, "--runs-dir", str(runs), "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "exporting trial 1: the only model on the Pareto front" in printed
+    assert f"export verified: {out}" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "export.json", "model.json",
+                                                      "model.keras", "model.tflite"]
+    assert not (tmp_path / "export.partial").exists()
+
+    summary = json.loads((out / "export.json").read_text())
+    sidecar = read_sidecar(out / "model.tflite")
+    assert sidecar.labels == tuple(str(d) for d in range(10))
+    assert (sidecar.mean, sidecar.std, sidecar.resolution, sidecar.channels) == (127.5, 127.5, 16, 1)
+    assert sidecar.architecture == SMALL_16PX and sidecar.extra["trial"] == 1
+    embedded = read_json((out / "model.tflite").read_bytes())
+    assert embedded["labels"] == list(sidecar.labels) and embedded["normalization"] == {"mean": 127.5, "std": 127.5}
+
+    # the exported file runs in LiteRT and its accuracy, measured here independently, is the card's
+    dataset = load_dataset(DatasetConfig(name="digits"), resolution=16, channels=1, batch_size=64)
+    card = (out / "MODEL_CARD.md").read_text()
+    for split, data in (("val", dataset.val), ("test", dataset.test)):
+        measured = evaluate_tflite(out / "model.tflite", data, dataset.class_names).accuracy
+        assert _card_accuracy(card, split) == pytest.approx(measured, abs=5e-5)
+        assert summary[f"accuracy_int8_{split}"] == pytest.approx(measured, abs=1e-12)
+    assert summary["accuracy_int8_val"] > 0.2  # 10 classes: better than chance after 2 epochs
+    assert summary["latency_ms_p50"] > 0 and "measured by local" in summary["latency_note"]
+    assert "mobilenet_v2_0.35 (trial 0)" in card and "tflite-support" in card
+
+    # an existing folder is not overwritten silently
+    assert main(["export", "--study", name, "--runs-dir", str(runs), "--trial", "0", "--out", str(out)]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
