@@ -248,6 +248,8 @@ class SearchSpace:
                     raise SearchSpaceError(
                         f"{name}: {value!r} is not allowed; allowed: {list(choice.values)}"
                     )
+                # The declared value, so NumPy scalars or 6.0-for-6 from a tuner become plain types.
+                value = choice.values[choice.values.index(value)]
             elif len(choice.values) == 1:
                 value = choice.values[0]
             else:

@@ -6,6 +6,7 @@ import itertools
 import random
 
 import keras_tuner
+import numpy as np
 import optuna
 import pytest
 
@@ -106,6 +107,15 @@ def test_ray_param_space_has_one_choice_per_parameter(tiny):
     rng = random.Random(3)
     config = {name: rng.choice(domain.categories) for name, domain in param_space.items()}
     assert tiny.sample_ray(config) == tiny.architecture(config)
+    sampled = {name: domain.sample() for name, domain in param_space.items()}
+    assert isinstance(tiny.sample_ray(sampled), Architecture)
+
+
+def test_numpy_scalars_from_a_tuner_give_the_same_architecture(tiny):
+    params = {c.name: c.values[-1] for c in tiny.parameters()}
+    as_numpy = {k: np.asarray(v).item() if isinstance(v, str) else np.asarray(v)[()] for k, v in params.items()}
+    assert any(isinstance(v, np.generic) for v in as_numpy.values())
+    assert tiny.sample_ray(as_numpy) == tiny.architecture(params)
 
 
 @pytest.mark.parametrize("width", ["0.35", "0.5", "0.75", "1.0"])
