@@ -247,7 +247,9 @@ def export_model(
         "training": train_cfg.to_dict() | {"seconds": trained.seconds},
         "search_training": dict(config.get("training") or {}),
         "quantization": ("quantization-aware fine-tune (tfmot) for "
-                         f"{settings.qat_epochs} epoch(s), then full-integer int8" if settings.qat else
+                         f"{settings.qat_epochs} epoch(s) (fake-quantized Keras val accuracy "
+                         f"{100 * converted.details.get('qat_keras_val_accuracy', float('nan')):.2f} %), "
+                         "then full-integer int8" if settings.qat else
                          f"post-training full-integer int8, calibrated on {converted.details.get('calibration_samples')}"
                          " training images"),
         "metrics": metrics,

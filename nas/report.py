@@ -59,6 +59,7 @@ window.addEventListener('error', function (e) {{ window.reportErrors.push(String
 <body>
 <h1>{title}</h1>
 <p>{subtitle}</p>
+{notes}
 <h2>Device</h2>
 {device}
 <h2>Accuracy vs latency</h2>
@@ -256,6 +257,7 @@ def build_html(
     comparisons: Sequence[ReferenceComparison] = (),
     summary_lines: Sequence[str] = (),
     objectives: Mapping[str, str] = OBJECTIVES,
+    notes: Sequence[str] = (),
 ) -> str:
     """The whole report page as one string (plotly.js inlined)."""
     import plotly.io as pio
@@ -294,6 +296,7 @@ def build_html(
             f"{n_done} evaluated trials of {len(points)}, {len(front)} on the Pareto front "
             f"({', '.join(f'{k} {v}' for k, v in objectives.items())})."
         ),
+        notes="".join(f"<p>{html.escape(note)}</p>" for note in notes),
         device=_device_html(device),
         chart=chart,
         summary=f"<ul>{summary}</ul>" if summary else "",

@@ -50,11 +50,21 @@ def run(args: argparse.Namespace) -> int:
             comparisons = compare(discovered, references, objectives)
     else:
         logger.info("no cached reference evaluations in %s; run `nas compare` to add the comparison", folder)
+    from nas.pareto_cli import summarize
+
+    try:
+        pareto_summary = summarize(points, objectives, None)
+    except ValueError as exc:  # e.g. every evaluated trial breaks a constraint
+        notes = [f"No hypervolume: {exc}."]
+    else:
+        reference_text = ", ".join(f"{n} {v:g}" for n, v in pareto_summary["reference"].items())
+        notes = [f"Hypervolume of the front: {pareto_summary['hypervolume']:.6g} "
+                 f"({pareto_summary['hypervolume_units']}) against the reference point {reference_text}."]
     title = f"NAS study {study.study_name}"
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(
         build_html(points, title=title, device=study_device(points), comparisons=comparisons,
-                   summary_lines=summary_lines(comparisons), objectives=objectives),
+                   summary_lines=summary_lines(comparisons), objectives=objectives, notes=notes),
         encoding="utf-8",
     )
     save_png(points, png_path, references=[c.reference for c in comparisons], title=title, objectives=objectives)
