@@ -1,0 +1,10 @@
+"""Suite-wide setup.
+
+Keras 2 (tf_keras) must be chosen before anything (keras_tuner, ray, tfmot) imports TensorFlow; see
+search_spaces/keras_backend.py. Setting the variable here is enough and keeps collection cheap.
+"""
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
