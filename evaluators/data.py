@@ -32,7 +32,7 @@ class DatasetConfig:
     ``name`` is one of ``DATASET_NAMES`` or ``folder:<path>``; ``image-folder`` reads ``data_dir``.
     ``fraction`` keeps that share of the training split (stratified). ``val_fraction`` of the
     training data becomes the validation split; ``test_fraction`` makes a test split for datasets
-    without an official one (digits, lfw-faces, image folders).
+    without an official one (digits, lfw-faces, image folders without their own ``val/``).
     """
 
     name: str = "digits"
@@ -133,7 +133,7 @@ def _split(raw: RawData, cfg: DatasetConfig) -> dict[str, tuple[np.ndarray, np.n
     splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if raw.test_images is not None:
         splits["test"] = (raw.test_images, raw.test_labels)
-    elif cfg.test_fraction > 0:
+    elif cfg.test_fraction > 0 and raw.val_images is None:  # predefined train/val: no test carved out
         rest, test = stratified_split(y, cfg.test_fraction, cfg.seed + 1)
         splits["test"] = (x[test], y[test])
         x, y = x[rest], y[rest]
