@@ -31,6 +31,10 @@ def _add_person_arguments(parser: argparse.ArgumentParser) -> None:
         help="a person image needs a person box covering at least this share of the image (default 0.05)",
     )
     parser.add_argument("--val-fraction", type=float, default=0.2, help="validation share (default 0.2)")
+    parser.add_argument(
+        "--test-fraction", type=float, default=0.0,
+        help="held-out test share, written to OUT/test/ (default 0: no test split)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and split (default 0)")
     parser.add_argument("--max-per-class", type=int, default=None, help="at most this many images per class")
     parser.add_argument("--no-balance", action="store_true", help="keep all images instead of balancing classes")
@@ -53,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "person",
         help="person / no_person image folders from COCO or WiderPerson annotations",
         description="Curate a balanced person / no_person image-folder dataset from COCO instances files "
-        "and WiderPerson annotation lists. Writes OUT/{train,val}/{person,no_person}/, manifest.csv, "
+        "and WiderPerson annotation lists. Writes OUT/{train,val[,test]}/{person,no_person}/, manifest.csv, "
         "left_out.csv and summary.json; sources are never modified.",
     )
     _add_person_arguments(person)
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         widerperson=tuple(args.widerperson),
         min_area_share=args.min_area_share,
         val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         seed=args.seed,
         balance=not args.no_balance,
         max_per_class=args.max_per_class,

@@ -3,12 +3,15 @@
 An image is ``person`` when its largest person box covers at least ``min_area_share`` of the image,
 ``no_person`` when it carries no person annotation at all. Images with only tiny persons, or only
 crowd / ignore regions, are ambiguous and left out (and counted). Classes are balanced by a seeded
-sample, and a seeded train / validation split keeps byte-identical files (same SHA-256) on one
-side. Optional square crops around large person boxes add positives, in the split of their source.
+sample, and a seeded train / validation (/ test) split keeps byte-identical files (same SHA-256) on
+one side. Optional square crops around large person boxes add positives, in the split of their
+source.
 
-Output (sources are only read, never written)::
+Output (sources are only read, never written); ``OUT`` is the pre-split image-folder layout the
+``image-folder`` dataset of :mod:`evaluators` reads as is::
 
     OUT/train/person/  OUT/train/no_person/  OUT/val/person/  OUT/val/no_person/
+    OUT/test/person/   OUT/test/no_person/   (only with a test fraction)
     OUT/manifest.csv   every chosen image: path, label, split, source, origin, reason, sha256
     OUT/left_out.csv   every image not chosen and why
     OUT/summary.json   the counts printed by ``nas data person``
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 PERSON, NO_PERSON = "person", "no_person"
 LABELS = (PERSON, NO_PERSON)
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "test")
 LINK_MODES = ("symlink", "hardlink", "copy")
 MANIFEST_COLUMNS = ("path", "label", "split", "source", "origin", "reason", "sha256")
 
@@ -64,6 +67,7 @@ class PersonDatasetConfig:
     widerperson: tuple[Path, ...] = ()
     min_area_share: float = 0.05
     val_fraction: float = 0.2
+    test_fraction: float = 0.0
     seed: int = 0
     balance: bool = True
     max_per_class: int | None = None
@@ -78,6 +82,16 @@ class PersonDatasetConfig:
             raise DataError(f"min_area_share must be in [0, 1), got {self.min_area_share}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.test_fraction < 1.0 or self.val_fraction + self.test_fraction >= 1.0:
+            raise DataError(
+                f"test_fraction must be in [0, 1) with val_fraction + test_fraction < 1, "
+                f"got {self.test_fraction} and {self.val_fraction}"
+            )
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The split folders written: train and val, plus test when ``test_fraction`` > 0."""
+        return SPLITS if self.test_fraction > 0 else SPLITS[:2]
         if self.max_per_class is not None and self.max_per_class < 1:
             raise DataError(f"max_per_class must be at least 1, got {self.max_per_class}")
         if self.crops_per_image < 0 or self.crop_min_px < 1:
@@ -201,18 +215,19 @@ def _sample_valid(
     return kept
 
 
-def _split(candidates: list[_Candidate], val_fraction: float) -> None:
-    """Assign splits by hash group in the (seeded) candidate order, so duplicates share a side."""
-    target_val = round(val_fraction * len(candidates))
+def _split(candidates: list[_Candidate], val_fraction: float, test_fraction: float) -> None:
+    """Assign splits by hash group in the (seeded) candidate order, so duplicates share a side:
+    validation first, then test, until each holds its share; the rest is training."""
+    targets = {"val": round(val_fraction * len(candidates)), "test": round(test_fraction * len(candidates))}
+    filled = {"val": 0, "test": 0}
     split_of: dict[str, str] = {}
-    val_count = 0
     groups = Counter(c.sha256 for c in candidates)
     for candidate in candidates:
         if candidate.sha256 not in split_of:
-            side = "val" if val_count < target_val else "train"
+            side = next((name for name in ("val", "test") if filled[name] < targets[name]), "train")
             split_of[candidate.sha256] = side
-            if side == "val":
-                val_count += groups[candidate.sha256]
+            if side != "train":
+                filled[side] += groups[candidate.sha256]
         candidate.split = split_of[candidate.sha256]
 
 
@@ -355,12 +370,12 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
         )
 
     for label in LABELS:
-        _split(chosen[label], config.val_fraction)
+        _split(chosen[label], config.val_fraction, config.test_fraction)
     everything = chosen[PERSON] + chosen[NO_PERSON]
     _assign_names(everything)
 
     _check_out_dir(out_dir)
-    for split in SPLITS:
+    for split in config.splits:
         for label in LABELS:
             (out_dir / split / label).mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
@@ -404,14 +419,14 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
         writer.writerow(("source", "origin", "reason"))
         writer.writerows(sorted((str(image.path), image.origin, reason) for image, reason in left_out))
 
-    counts = {split: {label: 0 for label in LABELS} for split in SPLITS}
+    counts = {split: {label: 0 for label in LABELS} for split in config.splits}
     for row in rows:
         counts[row["split"]][row["label"]] += 1
     summary = CurationSummary(
         out_dir=out_dir,
         seed=config.seed,
         counts=counts,
-        crops={split: crop_counts[split] for split in SPLITS},
+        crops={split: crop_counts[split] for split in config.splits},
         left_out=dict(sorted(Counter(reason for _, reason in left_out).items())),
         annotated_images=dict(sorted(Counter(image.origin for image in images).items())),
         unreadable=sorted(unreadable),
@@ -426,11 +441,10 @@ def format_summary(summary: CurationSummary) -> str:
     """The human-readable summary ``nas data person`` prints."""
     lines = [f"dataset written to {summary.out_dir} (seed {summary.seed})"]
     lines.append(f"  {'split':<6} {'person':>8} {'no_person':>10}   (person includes crops)")
-    for split in SPLITS:
-        counts = summary.counts[split]
+    for split, counts in summary.counts.items():
         lines.append(f"  {split:<6} {counts[PERSON]:>8} {counts[NO_PERSON]:>10}")
     if any(summary.crops.values()):
-        lines.append(f"  person crops: train {summary.crops['train']}, val {summary.crops['val']}")
+        lines.append("  person crops: " + ", ".join(f"{split} {n}" for split, n in summary.crops.items()))
     sources = ", ".join(f"{origin} {count}" for origin, count in summary.annotated_images.items())
     lines.append(f"  annotated images read: {sources}")
     if summary.left_out:

@@ -257,17 +257,24 @@ def test_hardlink_and_copy_modes(tmp_path: Path) -> None:
             assert placed.read_bytes() == source.read_bytes()
 
 
-def test_each_split_is_an_image_folder_the_evaluators_read(tmp_path: Path) -> None:
+def test_output_is_the_pre_split_image_folder_the_evaluators_read(tmp_path: Path) -> None:
     from evaluators.image_folder import load_image_folder
 
-    annotation_path, _ = _coco(tmp_path)
+    annotation_path, _ = _coco(tmp_path, n_person=10, n_empty=12)
     out = tmp_path / "out"
     summary = curate_person_dataset(
-        PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), crops_per_image=1, crop_min_px=8)
+        PersonDatasetConfig(
+            out_dir=out, coco=((annotation_path, None),), val_fraction=0.2, test_fraction=0.3,
+            crops_per_image=1, crop_min_px=8,
+        )
     )
-    for split in ("train", "val"):
-        raw = load_image_folder(out / split, resolution=16, channels=3)
-        assert raw.class_names == ("no_person", "person")
-        expected = [summary.counts[split]["no_person"], summary.counts[split]["person"]]
-        assert np.bincount(raw.train_labels).tolist() == expected
-        assert raw.info["num_skipped"] == 0
+    # 10 images per class: val 2, test 3, train 5 each; one crop per person image, in its split.
+    assert summary.crops == {"train": 5, "val": 2, "test": 3}
+    assert {split: sum(c.values()) for split, c in summary.counts.items()} == {"train": 15, "val": 6, "test": 9}
+    raw = load_image_folder(out, resolution=16, channels=3)
+    assert raw.class_names == ("no_person", "person")
+    assert raw.info["predefined_splits"] == ["test", "train", "val"] and raw.info["num_skipped"] == 0
+    for split, labels in (("train", raw.train_labels), ("val", raw.val_labels), ("test", raw.test_labels)):
+        assert np.bincount(labels).tolist() == [summary.counts[split]["no_person"], summary.counts[split]["person"]]
+    with pytest.raises(DataError, match="val_fraction \\+ test_fraction < 1"):
+        PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), val_fraction=0.5, test_fraction=0.5).validate()
