@@ -168,3 +168,12 @@ def test_a_file_that_is_no_model_is_a_clear_error(
     (tmp_path / "bogus.json").write_bytes(model_path.with_suffix(".json").read_bytes())
     assert _run([str(bogus), "--source", str(video_path)]) == 1
     assert "cannot load model" in caplog.text
+
+
+def test_importing_classify_loads_neither_tensorflow_nor_opencv() -> None:
+    import subprocess
+
+    code = "import sys, edge_profiler.classify, edge_profiler.cli; print(sorted(sys.modules))"
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'numpy'" in modules
+    assert "'tensorflow'" not in modules and "'cv2'" not in modules and "'keras'" not in modules
