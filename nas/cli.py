@@ -14,6 +14,9 @@ from typing import Sequence
 
 # (name, module, one-line description). Keep in the order a user meets them.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("search", "nas.search_cli", "Run or resume a hardware-aware search (Optuna NSGA-II/TPE/random, Ray Tune, KerasTuner)"),
+    ("trials", "nas.trials_cli", "The trials of a study as a table, or --csv / --json"),
+    ("demo", "nas.demo_cli", "The offline default search on digits with MobileNetV2 as reference, then its result"),
     ("data", "nas.data_cli", "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
     ("pareto", "nas.pareto_cli", "The Pareto front of a study as a table, and its hypervolume"),
     ("export", "nas.export_cli", "Retrain a model of the front longer and write a verified int8 export folder"),

@@ -155,7 +155,7 @@ def leaf_keys(tree: Mapping[str, Any] | None = None, prefix: str = "") -> list[s
     keys: list[str] = []
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and key not in FREE_FORM_SECTIONS:
+        if isinstance(value, dict) and value:
             keys.extend(leaf_keys(value, dotted + "."))
         else:
             keys.append(dotted)

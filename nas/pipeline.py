@@ -122,9 +122,10 @@ class TrialPipeline:
             "failure_stage": None,
             "constraint_violations": [],
         }
-        attrs.update(extra_attrs or {})
+        own = dict(extra_attrs or {})
+        attrs.update(own)
         if previous is not None:
-            outcome = self._reuse(previous, attrs)
+            outcome = self._reuse(previous, attrs, own)
         else:
             outcome = self._evaluate(arch, trial_number, attrs)
         timings = outcome.user_attrs.setdefault("timings_s", {})
@@ -189,10 +190,11 @@ class TrialPipeline:
         return self.objectives.reward(attrs)
 
     # -- duplicates ------------------------------------------------------------------------------
-    def _reuse(self, previous: FrozenTrial, attrs: dict[str, Any]) -> TrialOutcome:
+    def _reuse(self, previous: FrozenTrial, attrs: dict[str, Any], own: Mapping[str, Any]) -> TrialOutcome:
         """Copy the results of ``previous`` (same architecture): nothing is built, trained or measured."""
         copied = {k: v for k, v in previous.user_attrs.items() if k not in _NOT_COPIED}
         copied.update({k: v for k, v in attrs.items() if k in _OWN_ATTRS})
+        copied.update(own)
         copied[record.ATTR_REUSED_FROM] = previous.number
         copied["timings_s"] = {}
         logger.info("architecture already evaluated by trial %d; reusing its results", previous.number)
@@ -206,7 +208,8 @@ class TrialPipeline:
 
 
 # Attributes that describe the trial itself rather than the architecture's results.
-_OWN_ATTRS = (record.ATTR_IS_REFERENCE, "reference_name", record.ATTR_RETRY_OF, record.ATTR_WORKER)
+_OWN_ATTRS = (record.ATTR_IS_REFERENCE, "reference_name", record.ATTR_RETRY_OF, record.ATTR_WORKER,
+              "ray_trial_id", "keras_tuner_trial_id")
 _NOT_COPIED = (*_OWN_ATTRS, record.ATTR_REUSED_FROM, "timings_s")
 
 

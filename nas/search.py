@@ -157,22 +157,25 @@ def architecture_for(setup: SearchSetup, trial: optuna.Trial) -> Any:
     return setup.space.sample_optuna(trial)
 
 
-def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, arch: Any) -> TrialOutcome:
+def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, arch: Any, *,
+                 enqueue_on_interrupt: bool = True) -> TrialOutcome:
     """Evaluate ``arch`` as ``trial`` and write its user attributes and constraints into the study.
 
     A :class:`FatalSearchError` (or Ctrl-C) marks the trial interrupted, enqueues it again with the
-    same params, and propagates.
+    same params (``enqueue_on_interrupt``; Ray Tune and KerasTuner re-propose on their own), and
+    propagates.
     """
     trial.set_user_attr(record.ATTR_WORKER, record.worker_identity())
     previous = record.find_previous(study.get_trials(deepcopy=False), arch.to_string(), exclude=trial.number)
-    carried = {k: trial.user_attrs[k] for k in (record.ATTR_IS_REFERENCE, "reference_name", record.ATTR_RETRY_OF)
-               if k in trial.user_attrs}
+    # Attributes the trial already has (reference flag, retry_of, ray_trial_id, ...) are its own.
+    carried = {k: v for k, v in trial.user_attrs.items() if k != record.ATTR_WORKER}
     try:
         outcome = setup.pipeline.run(arch, trial_number=trial.number, previous=previous, extra_attrs=carried)
     except (FatalSearchError, KeyboardInterrupt) as exc:
         trial.set_user_attr(record.ATTR_STATUS, record.STATUS_INTERRUPTED)
         trial.set_user_attr(record.ATTR_FAILURE_REASON, f"{type(exc).__name__}: {exc}")
-        study.enqueue_trial(dict(trial.params), user_attrs={**carried, record.ATTR_RETRY_OF: trial.number})
+        if enqueue_on_interrupt:
+            study.enqueue_trial(dict(trial.params), user_attrs={**carried, record.ATTR_RETRY_OF: trial.number})
         raise
     for key, value in outcome.user_attrs.items():
         if key != record.ATTR_WORKER:
@@ -212,11 +215,25 @@ def start_external_trial(study: optuna.Study, *, params: Mapping[str, Any] | Non
     return optuna.Trial(study, trial_id)
 
 
-def finish_external_trial(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+def run_external_trial(setup: SearchSetup, study: optuna.Study, arch: Any, *,
+                       params: Mapping[str, Any] | None = None,
+                       distributions: Mapping[str, Any] | None = None,
+                       user_attrs: Mapping[str, Any] | None = None) -> tuple[int, TrialOutcome]:
+    """Evaluate an architecture proposed by another tool into a new trial; returns (number, outcome).
+
+    On a fatal error or Ctrl-C the trial is told FAIL (status ``interrupted``) before it propagates.
+    """
+    trial = start_external_trial(study, params=params, distributions=distributions, user_attrs=user_attrs)
+    try:
+        outcome = record_trial(setup, study, trial, arch, enqueue_on_interrupt=False)
+    except BaseException:
+        study.tell(trial, state=TrialState.FAIL)
+        raise
     if outcome.failed:
         study.tell(trial, state=TrialState.FAIL)
     else:
         study.tell(trial, outcome.values)
+    return trial.number, outcome
 
 
 def front_size(study: optuna.Study, objectives: ObjectiveSet) -> int:
@@ -294,7 +311,8 @@ def _run_optuna_search(config: SearchConfig, *, evaluator: CandidateEvaluator | 
 
     start = time.perf_counter()
     setup = build_setup(config, evaluator)
-    study, recovered = prepare_study(config, setup, make_sampler(config))
+    study, recovered = prepare_study(config, setup, sampler=None)
+    study.sampler = make_sampler(config, seed_offset=len(study.get_trials(deepcopy=False)))
     done = record.count_done(study.get_trials(deepcopy=False))
     remaining = max(0, config.strategy.n_trials - done)
     new_trials = 0

@@ -18,9 +18,13 @@ from nas.config import SearchConfig
 OPTUNA_STRATEGIES = ("nsga2", "tpe", "random", "reward")
 
 
-def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The sampler of ``config.strategy.name`` seeded with ``config.study.seed``."""
-    name, seed = config.strategy.name, config.study.seed
+def make_sampler(config: SearchConfig, *, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The sampler of ``config.strategy.name`` seeded with ``config.study.seed + seed_offset``.
+
+    A resumed search passes the number of trials already in the study as ``seed_offset``: a sampler
+    re-seeded with the original seed would propose the first architectures of the study again.
+    """
+    name, seed = config.strategy.name, config.study.seed + seed_offset
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=config.strategy.population_size, seed=seed)
     if name in ("tpe", "reward"):
