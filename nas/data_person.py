@@ -51,6 +51,7 @@ UNREADABLE = "unreadable"
 DUPLICATE_ENTRY = "duplicate_entry"
 CONFLICTING_LABELS = "conflicting_labels"
 NOT_SAMPLED = "not_sampled"
+CROP_REASON = "crop of person box"
 
 
 class DataError(ValueError):
@@ -208,7 +209,7 @@ def _sample_valid(
         except Exception as exc:  # Pillow raises many types for broken files
             logger.warning("cannot read %s (%s); left out", candidate.image.path, exc)
             left_out.append((candidate.image, UNREADABLE))
-            unreadable.append(str(candidate.image.path))
+            unreadable.append(str(candidate.image.path.resolve()))
             continue
         candidate.sha256 = _sha256(candidate.image.path)
         kept.append(candidate)
@@ -287,21 +288,17 @@ def _person_crops(
         name = f"{Path(candidate.name).stem}__crop{index}.jpg"
         target = folder / name
         image.crop(area).save(target, format="JPEG", quality=95)
-        crops.append((name, f"crop of person box {index}", _sha256(target)))
+        crops.append((name, f"{CROP_REASON} {index}", _sha256(target)))
     return crops
 
 
-def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
-    """Build the dataset described by ``config`` (see the module docstring)."""
-    config.validate()
-    out_dir = Path(config.out_dir)
-    _check_out_dir(out_dir)
-    images = _load_annotations(config)
-    if not images:
-        raise DataError("the annotations list no images")
+_LeftOut = list[tuple[AnnotatedImage, str]]
 
-    left_out: list[tuple[AnnotatedImage, str]] = []
-    unreadable: list[str] = []
+
+def _candidates(
+    images: list[AnnotatedImage], min_area_share: float, left_out: _LeftOut, unreadable: list[str]
+) -> dict[str, list[_Candidate]]:
+    """Label every listed image from its annotations; the others go to ``left_out`` with a reason."""
     by_label: dict[str, list[_Candidate]] = {PERSON: [], NO_PERSON: []}
     seen: set[Path] = set()
     missing: list[Path] = []
@@ -316,11 +313,11 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
             left_out.append((image, MISSING_FILE))
             continue
         try:
-            label, reason = _classify(image, config.min_area_share)
+            label, reason = _classify(image, min_area_share)
         except Exception as exc:  # the header of a WiderPerson image could not be read
             logger.warning("cannot read %s (%s); left out", image.path, exc)
             left_out.append((image, UNREADABLE))
-            unreadable.append(str(image.path))
+            unreadable.append(str(key))
             continue
         if label is None:
             left_out.append((image, reason))
@@ -333,7 +330,13 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
                 "check the image folder (--coco-images, or Images/ of WiderPerson)"
             )
         logger.warning("%d annotated images are missing, e.g. %s", len(missing), missing[0])
+    return by_label
 
+
+def _choose(
+    by_label: dict[str, list[_Candidate]], config: PersonDatasetConfig, left_out: _LeftOut, unreadable: list[str]
+) -> dict[str, list[_Candidate]]:
+    """Seeded sample of readable images per class, balanced unless asked otherwise."""
     rng = random.Random(config.seed)
     for label in LABELS:
         by_label[label].sort(key=lambda c: (c.image.origin, str(c.image.path)))
@@ -349,8 +352,7 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
             limit = other if limit is None else min(limit, other)
         chosen[label] = _sample_valid(by_label[label], limit, left_out, unreadable)
 
-    person_hashes = {c.sha256 for c in chosen[PERSON]}
-    conflicts = person_hashes & {c.sha256 for c in chosen[NO_PERSON]}
+    conflicts = {c.sha256 for c in chosen[PERSON]} & {c.sha256 for c in chosen[NO_PERSON]}
     if conflicts:
         logger.warning("%d files are annotated both with and without persons; left out", len(conflicts))
         for label in LABELS:
@@ -361,55 +363,63 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
         for label in LABELS:
             left_out.extend((c.image, NOT_SAMPLED) for c in chosen[label][size:])
             chosen[label] = chosen[label][:size]
-    if not all(chosen[label] for label in LABELS):
-        empty = [label for label in LABELS if not chosen[label]]
+    empty = [label for label in LABELS if not chosen[label]]
+    if empty:
         raise DataError(
             f"no usable {' or '.join(empty)} images "
             f"(person candidates {len(by_label[PERSON])}, no_person candidates {len(by_label[NO_PERSON])}, "
             f"left out {dict(sorted(Counter(reason for _, reason in left_out).items()))})"
         )
+    return chosen
 
+
+def _manifest_row(path: str, candidate: _Candidate, reason: str, sha256: str) -> dict[str, str]:
+    return {
+        "path": path,
+        "label": candidate.label,
+        "split": candidate.split,
+        "source": str(candidate.image.path.resolve()),
+        "origin": candidate.image.origin,
+        "reason": reason,
+        "sha256": sha256,
+    }
+
+
+def _write_images(out_dir: Path, chosen: list[_Candidate], config: PersonDatasetConfig) -> list[dict[str, str]]:
+    """Place every chosen image (and its crops) under ``out_dir``; returns the manifest rows."""
+    for split in config.splits:
+        for label in LABELS:
+            (out_dir / split / label).mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, str]] = []
+    for candidate in chosen:
+        folder = out_dir / candidate.split / candidate.label
+        _place(candidate.image.path, folder / candidate.name, config.link)
+        prefix = f"{candidate.split}/{candidate.label}"
+        rows.append(_manifest_row(f"{prefix}/{candidate.name}", candidate, candidate.reason, candidate.sha256))
+        if candidate.label == PERSON and config.crops_per_image:
+            for name, reason, digest in _person_crops(candidate, config, folder):
+                rows.append(_manifest_row(f"{prefix}/{name}", candidate, reason, digest))
+    return sorted(rows, key=lambda row: row["path"])
+
+
+def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
+    """Build the dataset described by ``config`` (see the module docstring)."""
+    config.validate()
+    out_dir = Path(config.out_dir)
+    _check_out_dir(out_dir)
+    images = _load_annotations(config)
+    if not images:
+        raise DataError("the annotations list no images")
+    left_out: _LeftOut = []
+    unreadable: list[str] = []
+    chosen = _choose(_candidates(images, config.min_area_share, left_out, unreadable), config, left_out, unreadable)
     for label in LABELS:
         _split(chosen[label], config.val_fraction, config.test_fraction)
     everything = chosen[PERSON] + chosen[NO_PERSON]
     _assign_names(everything)
 
     _check_out_dir(out_dir)
-    for split in config.splits:
-        for label in LABELS:
-            (out_dir / split / label).mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, str]] = []
-    crop_counts = Counter()
-    for candidate in everything:
-        folder = out_dir / candidate.split / candidate.label
-        _place(candidate.image.path, folder / candidate.name, config.link)
-        source = str(candidate.image.path.resolve())
-        rows.append(
-            {
-                "path": f"{candidate.split}/{candidate.label}/{candidate.name}",
-                "label": candidate.label,
-                "split": candidate.split,
-                "source": source,
-                "origin": candidate.image.origin,
-                "reason": candidate.reason,
-                "sha256": candidate.sha256,
-            }
-        )
-        if candidate.label == PERSON and config.crops_per_image:
-            for name, reason, digest in _person_crops(candidate, config, folder):
-                crop_counts[candidate.split] += 1
-                rows.append(
-                    {
-                        "path": f"{candidate.split}/{PERSON}/{name}",
-                        "label": PERSON,
-                        "split": candidate.split,
-                        "source": source,
-                        "origin": candidate.image.origin,
-                        "reason": reason,
-                        "sha256": digest,
-                    }
-                )
-    rows.sort(key=lambda row: row["path"])
+    rows = _write_images(out_dir, everything, config)
     with (out_dir / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -417,16 +427,18 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
     with (out_dir / "left_out.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("source", "origin", "reason"))
-        writer.writerows(sorted((str(image.path), image.origin, reason) for image, reason in left_out))
+        writer.writerows(sorted((str(image.path.resolve()), image.origin, reason) for image, reason in left_out))
 
     counts = {split: {label: 0 for label in LABELS} for split in config.splits}
+    crops = {split: 0 for split in config.splits}
     for row in rows:
         counts[row["split"]][row["label"]] += 1
+        crops[row["split"]] += row["reason"].startswith(CROP_REASON)
     summary = CurationSummary(
         out_dir=out_dir,
         seed=config.seed,
         counts=counts,
-        crops={split: crop_counts[split] for split in config.splits},
+        crops=crops,
         left_out=dict(sorted(Counter(reason for _, reason in left_out).items())),
         annotated_images=dict(sorted(Counter(image.origin for image in images).items())),
         unreadable=sorted(unreadable),
