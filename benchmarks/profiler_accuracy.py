@@ -117,6 +117,7 @@ def cv(values: list[float]) -> float:
 
 def run(models: list[Path], threads_list: list[int], repeats: int, warmup_runs: int, runs: int) -> dict[str, Any]:
     server = AgentServer(Config(port=0, memory_limit_mb=2048, timeout_s=300)).start()
+    load_before = os.getloadavg()
     rows = []
     try:
         profiler = RemoteProfiler([server.url])
@@ -150,7 +151,8 @@ def run(models: list[Path], threads_list: list[int], repeats: int, warmup_runs: 
                 rows.append(row)
     finally:
         server.shutdown()
-    return {"device": describe_device(), "repeats": repeats, "warmup_runs": warmup_runs, "runs": runs,
+    return {"device": describe_device(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "repeats": repeats, "warmup_runs": warmup_runs, "runs": runs,
             "command": " ".join([Path(sys.executable).name, *sys.argv]), "rows": rows}
 
 

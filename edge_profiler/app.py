@@ -73,6 +73,8 @@ class AgentApp:
         except Exception as exc:  # noqa: BLE001 - one bad request must not take the agent down
             logger.exception("unhandled error for %s %s", method, path)
             status, body, headers = 500, ProfilerError("internal", f"{type(exc).__name__}: {exc}").to_json(), []
+        if status != 200:
+            self._drain(environ)
         payload = json.dumps(body, allow_nan=False).encode("utf-8")
         start_response(_STATUS[status], [("Content-Type", "application/json"),
                                          ("Content-Length", str(len(payload))), *headers])
@@ -105,7 +107,8 @@ class AgentApp:
 
     def _health(self, environ: dict) -> tuple[int, dict, list]:
         return 200, {"status": "ok", "version": package_version(), "agent": self.agent_id,
-                     "runtime": self.service.runtime.to_json(), "queue": self.service.status()}, []
+                     "runtime": self.service.runtime.to_json(), "queue": self.service.status(),
+                     "max_upload_bytes": self.max_upload_bytes}, []
 
     def _device(self, environ: dict) -> tuple[int, dict, list]:
         return 200, describe_device(runtime=self.service.measurer.limits.runtime), []
@@ -125,23 +128,36 @@ class AgentApp:
             raise ProfilerError("bad_request", "a Content-Length header is required") from None
         if length < 0:
             raise ProfilerError("bad_request", f"invalid Content-Length {length}")
-        stream = environ["wsgi.input"]
         if length > self.max_upload_bytes:
-            if length <= _DRAIN_FACTOR * self.max_upload_bytes:
-                remaining = length
-                while remaining > 0:
-                    chunk = stream.read(min(remaining, 1 << 20))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
             raise ProfilerError("too_large", f"upload of {length} bytes is over the limit of "
                                 f"{self.max_upload_bytes} bytes", detail={"limit_bytes": self.max_upload_bytes})
         if length == 0:
             raise ProfilerError("bad_request", "empty body: send the .tflite bytes")
-        body = stream.read(length)
+        environ["edge_profiler.body_read"] = True
+        body = environ["wsgi.input"].read(length)
         if len(body) != length:
             raise ProfilerError("bad_request", f"body ended after {len(body)} of {length} bytes")
         return body
+
+
+    def _drain(self, environ: dict) -> None:
+        """Read and discard an unread request body before an error answer, so the client (which
+        sends the whole body before reading) sees the answer instead of a reset connection."""
+        if environ.get("edge_profiler.body_read"):
+            return
+        environ["edge_profiler.body_read"] = True
+        try:
+            remaining = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return
+        if remaining > _DRAIN_FACTOR * self.max_upload_bytes:
+            return  # not worth reading; the client checks /v1/health's max_upload_bytes first
+        stream = environ["wsgi.input"]
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
 
 def _params_from_query(query_string: str) -> MeasureParams:

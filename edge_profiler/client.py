@@ -27,9 +27,6 @@ from edge_profiler.sandbox import SandboxLimits
 
 logger = logging.getLogger(__name__)
 
-ModelLike = "bytes | bytearray | memoryview | str | Path"
-
-
 def read_model(model: bytes | bytearray | memoryview | str | Path) -> bytes:
     """The .tflite bytes of ``model`` (bytes, or a path to a file)."""
     if isinstance(model, (bytes, bytearray, memoryview)):
@@ -90,6 +87,7 @@ class _Agent:
     in_flight: int = 0
     unavailable_until: float = 0.0  # dead (connection failed) or busy (503) until this time
     failures: int = 0
+    max_upload_bytes: int | None = None  # from /v1/health, fetched once
 
 
 class RemoteProfiler(Profiler):
@@ -145,6 +143,7 @@ class RemoteProfiler(Profiler):
             if wait > 0:  # every agent is dead or busy: wait for the first to come back
                 time.sleep(min(wait, self.max_backoff_s))
             try:
+                self._check_upload_size(agent, len(model))
                 status, body, headers = self._request(agent.url, "POST", path, model, with_headers=True)
             except ProfilerError as exc:
                 if exc.kind not in {"unreachable", "busy", "internal"}:
@@ -170,6 +169,15 @@ class RemoteProfiler(Profiler):
         raise ProfilerError(last_error.kind, f"gave up after {self.retries + 1} attempts over "
                             f"{len(self._agents)} agent(s); last error: {last_error.message}",
                             detail={"urls": self.urls})
+
+    def _check_upload_size(self, agent: _Agent, size: int) -> None:
+        """Refuse locally what the agent would refuse with 413 (learnt once from /v1/health)."""
+        if agent.max_upload_bytes is None:
+            agent.max_upload_bytes = int(self._request(agent.url, "GET", "/v1/health").get("max_upload_bytes") or 0)
+        if agent.max_upload_bytes and size > agent.max_upload_bytes:
+            raise ProfilerError("too_large", f"model of {size} bytes is over the upload limit of agent {agent.url} "
+                                f"({agent.max_upload_bytes} bytes; see its --max-upload-mb)",
+                                detail={"url": agent.url, "limit_bytes": agent.max_upload_bytes})
 
     def _pick(self) -> _Agent:
         """The available agent with the fewest requests in flight (round-robin among equals);

@@ -96,6 +96,8 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     """The app logs one line per request itself; keep wsgiref's stderr lines out."""
 
+    timeout = 120  # seconds a client may stay silent mid-request before its connection is dropped
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug(format, *args)
 

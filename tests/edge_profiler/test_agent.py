@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +97,10 @@ def test_token_checks_over_http(tiny_model: bytes) -> None:
                 RemoteProfiler([server.url], token=token).measure(tiny_model, **FAST)
             assert info.value.kind == "unauthorized"
             assert ("no token" if token is None else "wrong") in info.value.message
+        with pytest.raises(ProfilerError) as info:  # a big upload still gets the 401, not a reset
+            RemoteProfiler([server.url], token="wrong-token-0123456789", retries=0).measure(
+                tiny_model + b"\0" * (8 * 2**20), **FAST)
+        assert info.value.kind == "unauthorized"
         result = RemoteProfiler([server.url], token=TOKEN).measure(tiny_model, **FAST)
         assert result["latency_ms"]["count"] == 5
     finally:
@@ -103,9 +110,14 @@ def test_token_checks_over_http(tiny_model: bytes) -> None:
 def test_upload_over_the_limit_gets_413(tiny_model: bytes) -> None:
     server = start_agent(max_upload_mb=0.001)  # ~1 KB
     try:
-        with pytest.raises(ProfilerError) as info:
+        with pytest.raises(ProfilerError) as info:  # the client knows the limit from /v1/health
             RemoteProfiler([server.url], retries=0).measure(tiny_model, **FAST)
-        assert info.value.kind == "too_large" and info.value.detail["status"] == 413
+        assert info.value.kind == "too_large" and "upload limit" in info.value.message
+        request = urllib.request.Request(server.url + "/v1/measure", data=tiny_model, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as http_error:  # and the agent answers 413 itself
+            urllib.request.urlopen(request, timeout=30)
+        assert http_error.value.code == 413
+        assert json.loads(http_error.value.read())["error"]["kind"] == "too_large"
     finally:
         server.shutdown()
 
