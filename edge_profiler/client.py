@@ -140,22 +140,22 @@ class RemoteProfiler(Profiler):
         for attempt in range(self.retries + 1):
             agent = self._pick()
             wait = agent.unavailable_until - time.monotonic()
-            if wait > 0:  # every agent is dead or busy: wait for the first to come back
-                time.sleep(min(wait, self.max_backoff_s))
+            if wait > 0:  # every agent is dead or busy: back off, at most until the first is due
+                backoff = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
+                time.sleep(min(wait, max(backoff, self._retry_after(last_error)), self.max_backoff_s))
             try:
                 self._check_upload_size(agent, len(model))
-                status, body, headers = self._request(agent.url, "POST", path, model, with_headers=True)
+                body = self._request(agent.url, "POST", path, model)
             except ProfilerError as exc:
                 if exc.kind not in {"unreachable", "busy", "internal"}:
                     raise
                 last_error = exc
-                retry_after = float(exc.detail.get("retry_after_s") or 0.0)
-                delay = max(retry_after, random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
-                self._mark_unavailable(agent, self.dead_retry_s if exc.kind == "unreachable" else delay)
+                # A dead agent is skipped for dead_retry_s (others take the work meanwhile); a busy
+                # one for as long as its Retry-After asks.
+                self._mark_unavailable(agent, self.dead_retry_s if exc.kind == "unreachable"
+                                       else max(self._retry_after(exc), self.backoff_s))
                 logger.warning("agent %s: %s (attempt %d/%d)", agent.url, exc.message, attempt + 1,
                                self.retries + 1)
-                if all(a.unavailable_until > time.monotonic() for a in self._agents):
-                    time.sleep(min(delay, self.max_backoff_s))
                 continue
             finally:
                 with self._lock:
@@ -169,6 +169,10 @@ class RemoteProfiler(Profiler):
         raise ProfilerError(last_error.kind, f"gave up after {self.retries + 1} attempts over "
                             f"{len(self._agents)} agent(s); last error: {last_error.message}",
                             detail={"urls": self.urls})
+
+    @staticmethod
+    def _retry_after(error: ProfilerError | None) -> float:
+        return float((error.detail.get("retry_after_s") if error else None) or 0.0)
 
     def _check_upload_size(self, agent: _Agent, size: int) -> None:
         """Refuse locally what the agent would refuse with 413 (learnt once from /v1/health)."""
@@ -198,8 +202,7 @@ class RemoteProfiler(Profiler):
             agent.failures += 1
             agent.unavailable_until = time.monotonic() + seconds
 
-    def _request(self, base_url: str, method: str, path: str, data: bytes | None = None, *,
-                 with_headers: bool = False) -> Any:
+    def _request(self, base_url: str, method: str, path: str, data: bytes | None = None) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/octet-stream"
@@ -219,7 +222,7 @@ class RemoteProfiler(Profiler):
         except (UnicodeDecodeError, json.JSONDecodeError):
             payload = {"error": {"kind": "internal", "message": f"non-JSON answer with HTTP {status}"}}
         if status == 200:
-            return (status, payload, response_headers) if with_headers else payload
+            return payload
         if status in (401, 403):
             raise ProfilerError(
                 "unauthorized",
