@@ -139,7 +139,9 @@ class TFLiteClassifier:
         return scores.astype(np.float32)
 
     def _resize(self, batch: int) -> None:
-        if batch != self.batch_size:
+        # Read the live shape: a failed resize may have left the interpreter in between.
+        current = int(self._interpreter.get_input_details()[0]["shape"][0])
+        if batch != current or batch != self.batch_size:
             self._interpreter.resize_tensor_input(self._input["index"], [batch, *self.input_shape])
             self._interpreter.allocate_tensors()
             self._input = self._interpreter.get_input_details()[0]

@@ -99,8 +99,9 @@ def _steps_per_epoch(dataset: "Dataset", cfg: TrainConfig) -> int:
     return max(1, math.ceil(dataset.info["counts"]["train"] / dataset.batch_size))
 
 
-def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None) -> Any:
-    """The configured optimizer: linear warm-up to ``lr`` then cosine decay over ``epochs``."""
+def make_schedule(cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None) -> Any:
+    """Linear warm-up from 0 to ``lr`` over ``cfg.warmup_epochs``, then cosine decay to
+    ``lr * cfg.min_lr_fraction`` at the end of ``epochs``."""
     from search_spaces.keras_backend import keras
 
     peak = cfg.lr if lr is None else lr
@@ -113,6 +114,14 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: f
         )
     else:
         schedule = keras.optimizers.schedules.CosineDecay(peak, total_steps, alpha=cfg.min_lr_fraction)
+    return schedule
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None) -> Any:
+    """The configured optimizer on :func:`make_schedule`, with decoupled weight decay."""
+    from search_spaces.keras_backend import keras
+
+    schedule = make_schedule(cfg, steps_per_epoch, epochs, lr=lr)
     decay = cfg.weight_decay or None
     if cfg.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
@@ -231,5 +240,5 @@ def train_model(model: Any, dataset: "Dataset", cfg: TrainConfig | None = None) 
         raise
 
 
-__all__ = ["OPTIMIZERS", "TrainConfig", "TrainResult", "fit", "make_optimizer", "set_bn_momentum",
+__all__ = ["OPTIMIZERS", "TrainConfig", "TrainResult", "fit", "make_optimizer", "make_schedule", "set_bn_momentum",
            "smoothed_sparse_crossentropy", "train_model"]
