@@ -69,7 +69,9 @@ class CandidateEvaluator(Protocol):
 
     def measure_cost(self, arch: Any, trial_dir: Path) -> CostMeasurement: ...
 
-    def train_and_evaluate(self, arch: Any, trial_dir: Path) -> AccuracyMeasurement: ...
+    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None) -> AccuracyMeasurement:
+        """Proxy-train ``arch`` (``epochs`` overrides the configured budget) and evaluate its int8 model."""
+        ...
 
 
 @dataclasses.dataclass
@@ -111,8 +113,12 @@ class TrialPipeline:
         trial_number: int,
         previous: FrozenTrial | None = None,
         extra_attrs: Mapping[str, Any] | None = None,
+        epochs: int | None = None,
     ) -> TrialOutcome:
-        """Evaluate ``arch`` as trial ``trial_number`` (or reuse ``previous`` when it is a duplicate)."""
+        """Evaluate ``arch`` as trial ``trial_number`` (or reuse ``previous`` when it is a duplicate).
+
+        ``epochs`` overrides the proxy training budget (KerasTuner's Hyperband sets it per trial).
+        """
         start = time.perf_counter()
         attrs: dict[str, Any] = {
             record.ATTR_ARCHITECTURE: arch.to_string(),
@@ -121,13 +127,14 @@ class TrialPipeline:
             record.ATTR_FAILURE_REASON: None,
             "failure_stage": None,
             "constraint_violations": [],
+            "proxy_epochs": epochs,
         }
         own = dict(extra_attrs or {})
         attrs.update(own)
         if previous is not None:
             outcome = self._reuse(previous, attrs, own)
         else:
-            outcome = self._evaluate(arch, trial_number, attrs)
+            outcome = self._evaluate(arch, trial_number, attrs, epochs)
         timings = outcome.user_attrs.setdefault("timings_s", {})
         measured = sum(v for k, v in timings.items() if k not in ("bookkeeping", "total"))
         total = time.perf_counter() - start
@@ -137,7 +144,8 @@ class TrialPipeline:
         return outcome
 
     # -- fresh evaluation ------------------------------------------------------------------------
-    def _evaluate(self, arch: ArchitectureLike, trial_number: int, attrs: dict[str, Any]) -> TrialOutcome:
+    def _evaluate(self, arch: ArchitectureLike, trial_number: int, attrs: dict[str, Any],
+                  epochs: int | None) -> TrialOutcome:
         trial_dir = self.trial_dir(trial_number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         cost = self.evaluator.measure_cost(arch, trial_dir)
@@ -157,7 +165,7 @@ class TrialPipeline:
             attrs[record.ATTR_STATUS] = record.STATUS_INFEASIBLE
             return self._finish(attrs, constraints)
 
-        acc = self.evaluator.train_and_evaluate(arch, trial_dir)
+        acc = self.evaluator.train_and_evaluate(arch, trial_dir, epochs=epochs)
         attrs["timings_s"].update(acc.timings_s)
         attrs["artifacts"].update(acc.artifacts)
         attrs["metrics"] = dict(acc.metrics)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Mapping, TextIO
 
 from optuna.trial import FrozenTrial
 
@@ -66,7 +66,8 @@ class SearchProgress:
         if mode not in ("bar", "json", "quiet"):
             raise ValueError(f"progress mode {mode!r} is not one of bar, json, quiet")
         self.mode = mode
-        self.stream = stream
+        # Bound now: KerasTuner's prints are redirected away from sys.stdout while trials run.
+        self.stream = stream if stream is not None else (sys.stdout if mode == "json" else sys.stderr)
         self.best_accuracy: float | None = None
         self.front_size = 0
         self._bar = None
@@ -74,7 +75,7 @@ class SearchProgress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, initial=done, unit="trial", desc="search",
-                             file=stream or sys.stderr, dynamic_ncols=True)
+                             file=self.stream, dynamic_ncols=True)
 
     def trial_finished(self, trial: FrozenTrial, *, front_size: int, count_as_done: bool) -> None:
         summary = trial_summary(trial)
@@ -84,11 +85,11 @@ class SearchProgress:
             self.best_accuracy = acc
         self.front_size = front_size
         if self.mode == "json":
-            print(json.dumps({"event": "trial", **summary}), file=self.stream or sys.stdout, flush=True)
+            print(json.dumps({"event": "trial", **summary}), file=self.stream, flush=True)
         elif self.mode == "bar":
             line = format_trial_line(summary)
             # tqdm.write keeps the bar intact below the log lines.
-            self._bar.write(line, file=self.stream or sys.stderr)
+            self._bar.write(line, file=self.stream)
             logger.debug(line)
             if count_as_done:
                 self._bar.update(1)
@@ -105,6 +106,3 @@ class SearchProgress:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-
-def front_size(best_trials: Sequence[FrozenTrial]) -> int:
-    return len(best_trials)

@@ -158,7 +158,7 @@ def architecture_for(setup: SearchSetup, trial: optuna.Trial) -> Any:
 
 
 def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, arch: Any, *,
-                 enqueue_on_interrupt: bool = True) -> TrialOutcome:
+                 enqueue_on_interrupt: bool = True, epochs: int | None = None) -> TrialOutcome:
     """Evaluate ``arch`` as ``trial`` and write its user attributes and constraints into the study.
 
     A :class:`FatalSearchError` (or Ctrl-C) marks the trial interrupted, enqueues it again with the
@@ -166,11 +166,13 @@ def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, a
     propagates.
     """
     trial.set_user_attr(record.ATTR_WORKER, record.worker_identity())
-    previous = record.find_previous(study.get_trials(deepcopy=False), arch.to_string(), exclude=trial.number)
+    previous = record.find_previous(study.get_trials(deepcopy=False), arch.to_string(), exclude=trial.number,
+                                    proxy_epochs=epochs)
     # Attributes the trial already has (reference flag, retry_of, ray_trial_id, ...) are its own.
     carried = {k: v for k, v in trial.user_attrs.items() if k != record.ATTR_WORKER}
     try:
-        outcome = setup.pipeline.run(arch, trial_number=trial.number, previous=previous, extra_attrs=carried)
+        outcome = setup.pipeline.run(arch, trial_number=trial.number, previous=previous, extra_attrs=carried,
+                                     epochs=epochs)
     except (FatalSearchError, KeyboardInterrupt) as exc:
         trial.set_user_attr(record.ATTR_STATUS, record.STATUS_INTERRUPTED)
         trial.set_user_attr(record.ATTR_FAILURE_REASON, f"{type(exc).__name__}: {exc}")
@@ -218,14 +220,15 @@ def start_external_trial(study: optuna.Study, *, params: Mapping[str, Any] | Non
 def run_external_trial(setup: SearchSetup, study: optuna.Study, arch: Any, *,
                        params: Mapping[str, Any] | None = None,
                        distributions: Mapping[str, Any] | None = None,
-                       user_attrs: Mapping[str, Any] | None = None) -> tuple[int, TrialOutcome]:
+                       user_attrs: Mapping[str, Any] | None = None,
+                       epochs: int | None = None) -> tuple[int, TrialOutcome]:
     """Evaluate an architecture proposed by another tool into a new trial; returns (number, outcome).
 
     On a fatal error or Ctrl-C the trial is told FAIL (status ``interrupted``) before it propagates.
     """
     trial = start_external_trial(study, params=params, distributions=distributions, user_attrs=user_attrs)
     try:
-        outcome = record_trial(setup, study, trial, arch, enqueue_on_interrupt=False)
+        outcome = record_trial(setup, study, trial, arch, enqueue_on_interrupt=False, epochs=epochs)
     except BaseException:
         study.tell(trial, state=TrialState.FAIL)
         raise

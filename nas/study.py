@@ -227,12 +227,16 @@ def count_done(trials: Iterable[FrozenTrial]) -> int:
     return sum(1 for t in trials if is_done(t))
 
 
-def find_previous(trials: Iterable[FrozenTrial], architecture: str, *, exclude: int | None = None) -> FrozenTrial | None:
-    """The first finished trial with the same architecture (its results are reused, not recomputed)."""
+def find_previous(trials: Iterable[FrozenTrial], architecture: str, *, exclude: int | None = None,
+                  proxy_epochs: int | None = None) -> FrozenTrial | None:
+    """The first finished trial with the same architecture and training budget (its results are
+    reused, not recomputed)."""
     for trial in trials:
         if trial.number == exclude or not is_done(trial):
             continue
-        if trial.user_attrs.get(ATTR_ARCHITECTURE) == architecture and trial.user_attrs.get(ATTR_REUSED_FROM) is None:
+        attrs = trial.user_attrs
+        if (attrs.get(ATTR_ARCHITECTURE) == architecture and attrs.get(ATTR_REUSED_FROM) is None
+                and attrs.get("proxy_epochs") == proxy_epochs):
             return trial
     return None
 

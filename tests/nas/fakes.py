@@ -44,7 +44,7 @@ class FakeEvaluator:
             artifacts={"tflite_int8_untrained": str(model)},
         )
 
-    def train_and_evaluate(self, arch: Any, trial_dir: Path) -> AccuracyMeasurement:
+    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None) -> AccuracyMeasurement:
         text = arch.to_string()
         self.train_calls.append(text)
         if self.train_seconds:
