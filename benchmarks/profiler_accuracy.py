@@ -9,7 +9,8 @@ For each model and thread count it alternates, ``--repeats`` times, between
   warm-up runs, runs and threads (``runs`` grows by one per repeat so the agent's cache never
   answers);
 
-and reports the median latency of each tool, their relative difference, the coefficient of
+and reports the median latency of each tool, their relative difference (of the medians over the
+repeats, and the median of the per-repeat differences of back-to-back runs), the coefficient of
 variation (sample std / mean) of the agent's medians over the repeats, and the agent's overhead per
 request: client wall time minus the timed runs (process start, imports, model load, warm-up, HTTP).
 
@@ -135,6 +136,9 @@ def run(models: list[Path], threads_list: list[int], repeats: int, warmup_runs: 
                     "official_median_ms": official_median,
                     "agent_median_ms": agent_median,
                     "difference_pct": 100.0 * (agent_median - official_median) / official_median,
+                    # repeat i of both tools ran back to back, so their ratio cancels slow drift
+                    "paired_difference_pct": statistics.median(
+                        100.0 * (a["median_ms"] - o["median_ms"]) / o["median_ms"] for a, o in zip(agent, official)),
                     "agent_cv_pct": 100.0 * cv(agent_medians),
                     "official_cv_pct": 100.0 * cv([o["median_ms"] for o in official]),
                     "agent_overhead_ms": statistics.median(a["overhead_ms"] for a in agent),
@@ -157,12 +161,14 @@ def run(models: list[Path], threads_list: list[int], repeats: int, warmup_runs: 
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    lines = ["| model | threads | official median (ms) | agent median (ms) | difference | agent CV (5 runs) "
+    lines = ["| model | threads | official median (ms) | agent median (ms) | difference | paired difference "
+             "| agent CV (5 runs) "
              "| official CV | agent overhead / request (ms) | of which in the worker process (ms) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         lines.append(f"| {row['model']} | {row['threads']} | {row['official_median_ms']:.3f} | "
-                     f"{row['agent_median_ms']:.3f} | {row['difference_pct']:+.2f}% | {row['agent_cv_pct']:.2f}% | "
+                     f"{row['agent_median_ms']:.3f} | {row['difference_pct']:+.2f}% | {row['paired_difference_pct']:+.2f}% | "
+                     f"{row['agent_cv_pct']:.2f}% | "
                      f"{row['official_cv_pct']:.2f}% | {row['agent_overhead_ms']:.0f} | {row['agent_worker_overhead_ms']:.0f} |")
     return "\n".join(lines)
 
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, action="append", help="thread counts (default 1 and 2)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup-runs", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
