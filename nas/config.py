@@ -114,6 +114,7 @@ class SearchConfig:
     study: StudySettings
     search_space_source: str
     search_space_resolutions: tuple[int, ...] | None
+    search_space_channels: int | None
     dataset: dict[str, Any]
     training: dict[str, Any]
     objectives: tuple[str, ...]
@@ -305,6 +306,9 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
         if not isinstance(resolutions, list) or not resolutions:
             raise ConfigError(f"search_space.resolutions: expected a list of pixel sizes or null, got {resolutions!r}")
         resolutions = tuple(_number("search_space.resolutions", r, integer=True, minimum=8) for r in resolutions)
+    channels = t["search_space"]["channels"]
+    if channels is not None and channels not in (1, 3):
+        raise ConfigError(f"search_space.channels: {channels!r} is not one of 1, 3, null")
 
     for section in FREE_FORM_SECTIONS:
         if not isinstance(t[section], dict):
@@ -387,6 +391,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
         study=study,
         search_space_source=source,
         search_space_resolutions=resolutions,
+        search_space_channels=channels,
         dataset=dict(t["dataset"]),
         training=dict(t["training"]),
         objectives=tuple(objectives),

@@ -58,6 +58,7 @@ class AccuracyMeasurement:
     """Proxy training and evaluation of the trained int8 model through the interpreter."""
 
     accuracy_int8: float | None = None
+    size_bytes: int | None = None  # of the trained int8 model (the deployed one)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -173,6 +174,9 @@ class TrialPipeline:
             return self._failed(attrs, acc.failure_reason, stage="train")
         attrs["trained"] = True
         attrs["accuracy_int8"] = acc.accuracy_int8
+        if acc.size_bytes is not None:
+            attrs["size_bytes_untrained"] = attrs["size_bytes"]
+            attrs["size_bytes"] = acc.size_bytes
         constraints.update(accuracy_constraints(self.constraints, accuracy=acc.accuracy_int8))
         attrs[record.ATTR_STATUS] = record.STATUS_COMPLETE
         return self._finish(attrs, constraints)
