@@ -7,10 +7,10 @@ Routes (all JSON):
 - ``POST /v1/measure?threads=1&warmup_runs=5&runs=50&min_seconds=1&use_xnnpack=true`` — body: the
   .tflite bytes (``application/octet-stream``); answer: the result schema of ``docs/interfaces.md``.
 
-Errors are ``{"error": {"kind", "message", ...}}`` with 400 (bad parameters), 401 (token),
-404/405 (+ ``Allow``), 411, 413 (upload limit), 422 (the model cannot be measured: ``rejected``,
-``crashed``, ``timeout``, ``out_of_memory``), 503 (+ ``Retry-After``, queue full). Uploads never
-become file paths chosen by the client.
+Errors are ``{"error": {"kind", "message", ...}}`` with 400 (bad parameters or no
+Content-Length), 401 (token), 404/405 (+ ``Allow``), 413 (upload limit), 422 (the model cannot
+be measured: ``rejected``, ``crashed``, ``timeout``, ``out_of_memory``), 500, and 503
+(+ ``Retry-After``, queue full). Uploads never become file paths chosen by the client.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from edge_profiler.service import MeasurementService
 logger = logging.getLogger("edge_profiler.access")
 
 _STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
-           405: "405 Method Not Allowed", 411: "411 Length Required", 413: "413 Content Too Large",
+           405: "405 Method Not Allowed", 413: "413 Content Too Large",
            422: "422 Unprocessable Content", 500: "500 Internal Server Error",
            503: "503 Service Unavailable"}
 _KIND_STATUS = {"bad_request": 400, "unauthorized": 401, "not_found": 404, "too_large": 413,

@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
                     cooldown_target_c=args.cooldown_target_c)
     try:
         return serve(config)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         logger.error("cannot start the agent: %s", exc)
         return 2
