@@ -149,7 +149,8 @@ def run(models: list[Path], threads_list: list[int], repeats: int, warmup_runs: 
                     "throttled": any(a["throttled"] for a in agent),
                     "official": official, "agent": agent,
                 }
-                logger.info("%s threads=%d: official %.3f ms, agent %.3f ms (%+.2f%%), agent CV %.2f%%, overhead %.0f ms",
+                logger.info("%s threads=%d: official %.3f ms, agent %.3f ms (%+.2f%%), agent CV %.2f%%, "
+                            "overhead %.0f ms",
                             model.name, threads, official_median, agent_median, row["difference_pct"],
                             row["agent_cv_pct"], row["agent_overhead_ms"])
                 rows.append(row)
@@ -167,9 +168,11 @@ def markdown_table(report: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         lines.append(f"| {row['model']} | {row['threads']} | {row['official_median_ms']:.3f} | "
-                     f"{row['agent_median_ms']:.3f} | {row['difference_pct']:+.2f}% | {row['paired_difference_pct']:+.2f}% | "
+                     f"{row['agent_median_ms']:.3f} | {row['difference_pct']:+.2f}% | "
+                     f"{row['paired_difference_pct']:+.2f}% | "
                      f"{row['agent_cv_pct']:.2f}% | "
-                     f"{row['official_cv_pct']:.2f}% | {row['agent_overhead_ms']:.0f} | {row['agent_worker_overhead_ms']:.0f} |")
+                     f"{row['official_cv_pct']:.2f}% | {row['agent_overhead_ms']:.0f} | "
+                     f"{row['agent_worker_overhead_ms']:.0f} |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_profiler.client import LocalProfiler, RemoteProfiler
+from edge_profiler.compat import to_benchmark_litert_json
 from edge_profiler.errors import ProfilerError
 from edge_profiler.params import MeasureParams
 from edge_profiler.runtime import RUNTIME_NAMES
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minimum duration of the timed runs")
     parser.add_argument("--no-xnnpack", action="store_true", help="disable the XNNPACK delegate")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--litert-json", action="store_true",
+                        help="print the result in the layout of benchmark_litert_model.py --result_json")
     parser.add_argument("--memory-limit-mb", type=int, default=SandboxLimits.memory_limit_mb)
     parser.add_argument("--timeout-s", type=float, default=SandboxLimits.timeout_s)
     parser.add_argument("--runtime", default="auto", choices=("auto", *RUNTIME_NAMES))
@@ -44,7 +47,8 @@ def format_summary(result: dict[str, Any], model_name: str) -> str:
     device = result.get("device") or {}
     warmup = result.get("warmup_ms") or {}
     lines = [
-        f"Model:                 {model_name} ({result['model_size_bytes']} bytes, sha256 {result['model_sha256'][:16]})",
+        f"Model:                 {model_name} ({result['model_size_bytes']} bytes, "
+        f"sha256 {result['model_sha256'][:16]})",
         f"Runtime:               {result['runtime']['name']} {result['runtime']['version']}, "
         f"threads {params['threads']}, XNNPACK {'on' if params['use_xnnpack'] else 'off'}",
         f"Device:                {device.get('machine_model', '?')} ({device.get('architecture', '?')}), "
@@ -57,7 +61,7 @@ def format_summary(result: dict[str, Any], model_name: str) -> str:
         lines.append(f"Warm-up (avg):         {warmup['mean']:.3f} ms ({warmup['count']} runs)")
     lines += [
         f"Inference ({latency['count']} runs): mean {latency['mean']:.3f} ms, std {latency['std']:.3f}, "
-        f"min {latency['min']:.3f}, p50 {latency['p50']:.3f}, p90 {latency['p90']:.3f}, "
+        f"min {latency['min']:.3f}, p5 {latency['p5']:.3f}, p50 {latency['p50']:.3f}, p90 {latency['p90']:.3f}, "
         f"p95 {latency['p95']:.3f}, max {latency['max']:.3f}",
         f"Peak memory:           {result['peak_memory_mb']:.1f} MB (process RSS high-water mark)",
         f"Throttled:             {'YES' if result.get('throttled') else 'no'}",
@@ -83,5 +87,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         logger.error("%s", exc)
         return 2
-    print(json.dumps(result, indent=2) if args.json else format_summary(result, args.model.name))
+    if args.litert_json:
+        print(json.dumps(to_benchmark_litert_json(result, model=str(args.model)), indent=2))
+    else:
+        print(json.dumps(result, indent=2) if args.json else format_summary(result, args.model.name))
     return 0

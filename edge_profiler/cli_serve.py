@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Config()
     parser.add_argument("--host", default=defaults.host,
                         help=f"address to bind (default {defaults.host}; any other needs a token)")
-    parser.add_argument("--port", type=int, default=defaults.port, help=f"TCP port (default {defaults.port}; 0 = any free)")
+    parser.add_argument("--port", type=int, default=defaults.port,
+                        help=f"TCP port (default {defaults.port}; 0 = any free)")
     parser.add_argument("--token-file", type=Path,
                         help=f"file holding the bearer token (else ${TOKEN_ENV} is used if set)")
     parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="largest accepted model")

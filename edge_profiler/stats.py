@@ -10,7 +10,7 @@ import math
 import statistics
 from typing import Sequence
 
-STAT_FIELDS = ("count", "mean", "std", "min", "p50", "p90", "p95", "max")
+STAT_FIELDS = ("count", "mean", "std", "min", "p5", "p50", "p90", "p95", "max")
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -24,7 +24,8 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
 
 
 def latency_stats(times_ms: Sequence[float]) -> dict[str, float]:
-    """``{count, mean, std, min, p50, p90, p95, max}`` of per-run latencies in milliseconds."""
+    """``{count, mean, std, min, p5, p50, p90, p95, max}`` of per-run latencies in milliseconds
+    (``p5`` is there because ``benchmark_litert_model.py`` reports it)."""
     if not times_ms:
         raise ValueError("no timed runs")
     ordered = sorted(float(t) for t in times_ms)
@@ -33,6 +34,7 @@ def latency_stats(times_ms: Sequence[float]) -> dict[str, float]:
         "mean": statistics.fmean(ordered),
         "std": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
         "min": ordered[0],
+        "p5": percentile(ordered, 5),
         "p50": percentile(ordered, 50),
         "p90": percentile(ordered, 90),
         "p95": percentile(ordered, 95),

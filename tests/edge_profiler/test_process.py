@@ -146,3 +146,22 @@ def test_cli_device_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_serve_refuses_a_public_address_without_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDGE_PROFILER_TOKEN", raising=False)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+
+
+def test_litert_json_has_the_reference_tools_layout(tiny_model_path: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Same keys as LiteRT's benchmark_litert_model.py --result_json, run here on the same model."""
+    reference_path = tmp_path / "reference.json"
+    subprocess.run([sys.executable, "-m", "ai_edge_litert.tools.benchmark_litert_model", f"--model={tiny_model_path}",
+                    "--num_threads=1", "--warmup_runs=2", "--num_runs=7", f"--result_json={reference_path}"],
+                   check=True, capture_output=True, env=_env(), timeout=120)
+    reference = json.loads(reference_path.read_text())
+    assert cli.main(["bench", str(tiny_model_path), "--warmup-runs", "2", "--runs", "7", "--min-seconds", "0",
+                     "--litert-json"]) == 0
+    ours = json.loads(capsys.readouterr().out)
+    assert set(ours["latency"]) == set(reference["latency"])
+    assert set(reference) - set(ours) <= {"signature", "fully_accelerated", "throughput_mb_s"}
+    for key in ("num_runs", "num_warmup_runs"):
+        assert ours["latency"][key] == reference["latency"][key]
+    assert ours["num_threads"] == reference["num_threads"] == 1
+    assert ours["model_size_mb"] == pytest.approx(reference["model_size_mb"], abs=0.01)

@@ -23,6 +23,7 @@ def test_latency_stats_fields_and_definitions() -> None:
     times = [3.0, 1.0, 2.0, 10.0]
     stats = latency_stats(times)
     assert tuple(stats) == STAT_FIELDS
+    assert stats["p5"] == pytest.approx(1.15)
     assert stats["count"] == 4 and stats["min"] == 1.0 and stats["max"] == 10.0
     assert stats["mean"] == 4.0
     assert stats["std"] == pytest.approx(statistics.stdev(times))  # sample std, as the LiteRT tool
