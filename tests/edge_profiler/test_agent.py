@@ -167,3 +167,20 @@ def test_model_errors_are_not_retried(agent: AgentServer, huge_model: bytes) -> 
     assert info.value.kind == "out_of_memory"
     assert profiler.health()["queue"]["measurements_done"] == 1
     assert time.monotonic() - started < 30
+
+
+def test_a_dead_agent_is_retried_later(tiny_model: bytes) -> None:
+    url = _dead_url()
+    port = int(url.rsplit(":", 1)[1])
+    profiler = RemoteProfiler([url], retries=20, backoff_s=0.05, max_backoff_s=0.3, dead_retry_s=0.2)
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(profiler.measure(tiny_model, **FAST)))
+    worker.start()
+    time.sleep(0.5)  # the client has failed a few times by now
+    server = start_agent(port=port)
+    try:
+        worker.join(60)
+    finally:
+        server.shutdown()
+    assert len(outcome) == 1 and isinstance(outcome[0], dict)
+    assert outcome[0]["measured_by"] == url
