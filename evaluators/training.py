@@ -235,7 +235,7 @@ def train_model(model: Any, dataset: "Dataset", cfg: TrainConfig | None = None) 
         return fit(model, dataset, cfg)
     except tf.errors.InvalidArgumentError as exc:
         # e.g. tf.debugging checks on NaN inside a layer: the same failure as a NaN loss.
-        if "nan" in str(exc).lower() or "inf" in str(exc).lower():
+        if "NaN" in str(exc) or "Inf" in str(exc):  # tf.debugging.check_numerics wording
             return TrainResult({}, None, None, 0.0, 0, True, f"non-finite values: {str(exc)[:300]}")
         raise
 
