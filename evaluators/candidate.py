@@ -251,7 +251,11 @@ class TrainingEvaluator:
 
     def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None) -> CandidateResult:
         """Evaluate ``arch``; with an ok ``cheap`` result its latency is reused instead of re-profiling
-        (int8 latency depends on the architecture, not on the trained weights)."""
+        (int8 latency depends on the architecture, not on the trained weights).
+
+        A bad candidate gives ``status="failed"``; a bad dataset (the search's input, not the
+        candidate's fault) raises ``DatasetError``.
+        """
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         result = CandidateResult(architecture=_arch_string(arch), versions=runtime_versions(),
