@@ -113,7 +113,7 @@ def evaluate_reference(
         "attrs": attrs,
     }
     (folder / RESULT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    logger.info("evaluated reference %s in %.1f s (cached in %s)", label, result["seconds"], folder)
+    logger.info("reference %s recorded in %s (%.1f s)", label, folder, result["seconds"])
     return _point(result), False
 
 

@@ -20,6 +20,7 @@ class ReferenceComparison:
 
     reference: ModelPoint
     dominated_by: tuple[ModelPoint, ...]
+    dominates: tuple[ModelPoint, ...]
     fastest_as_accurate: ModelPoint | None
     speedup: float | None
     most_accurate_as_fast: ModelPoint | None
@@ -43,6 +44,7 @@ def compare_to_reference(
         if point.accuracy is None or point.latency_ms_p50 is None:
             raise ValueError(f"{point.label} has no accuracy or latency; only evaluated models can be compared")
     dominated_by = tuple(d for d in discovered if point_dominates(d, reference, objectives))
+    dominates = tuple(d for d in discovered if point_dominates(reference, d, objectives))
     as_accurate = [d for d in discovered if d.accuracy >= reference.accuracy]
     fastest = min(as_accurate, key=lambda d: (d.latency_ms_p50, -d.accuracy), default=None)
     as_fast = [d for d in discovered if d.latency_ms_p50 <= reference.latency_ms_p50]
@@ -50,6 +52,7 @@ def compare_to_reference(
     return ReferenceComparison(
         reference=reference,
         dominated_by=dominated_by,
+        dominates=dominates,
         fastest_as_accurate=fastest,
         speedup=None if fastest is None else reference.latency_ms_p50 / fastest.latency_ms_p50,
         most_accurate_as_fast=most_accurate,
@@ -74,19 +77,22 @@ def side_by_side_rows(
 ) -> list[dict[str, Any]]:
     """One row per discovered model and per reference point, fastest first, for tables.
 
-    Discovered rows list the references they dominate; reference rows list who dominates them,
-    the speed-up at equal-or-better accuracy and the accuracy gain (percentage points) at
+    Each row lists what it dominates and what dominates it (discovered models against references
+    only); reference rows also give the speed-up at equal-or-better accuracy and the accuracy gain (percentage points) at
     equal-or-lower latency.
     """
     rows: list[dict[str, Any]] = []
     for point in discovered:
         beaten = [c.reference.label for c in comparisons if point in c.dominated_by]
-        rows.append(_base_row(point, "discovered") | {"dominates": ", ".join(beaten) or "-"})
+        beaten_by = [c.reference.label for c in comparisons if point in c.dominates]
+        rows.append(_base_row(point, "discovered") | {"dominates": ", ".join(beaten) or "-",
+                                                      "dominated_by": ", ".join(beaten_by) or "-"})
     for comparison in comparisons:
         ref = comparison.reference
         rows.append(
             _base_row(ref, "reference")
             | {
+                "dominates": ", ".join(d.label for d in comparison.dominates) or "-",
                 "dominated_by": ", ".join(d.label for d in comparison.dominated_by) or "-",
                 "speedup_at_equal_accuracy": _speedup_text(comparison),
                 "accuracy_gain_at_equal_latency": _gain_text(comparison),
@@ -129,6 +135,7 @@ def summary_lines(comparisons: Sequence[ReferenceComparison]) -> list[str]:
         head = f"{ref.label} ({100 * ref.accuracy:.1f} %, {ref.latency_ms_p50:.2f} ms):"
         parts = [
             f"dominated by {', '.join(d.label for d in c.dominated_by)}" if c.dominated_by else "not dominated",
+            *([f"it dominates {', '.join(d.label for d in c.dominates)}"] if c.dominates else []),
             f"speed-up at equal-or-better accuracy {_speedup_text(c)}",
             f"accuracy gain at equal-or-lower latency {_gain_text(c)}",
         ]

@@ -170,7 +170,9 @@ def knee_index(points: object, directions: Sequence[object]) -> int:
     Objectives are min-max normalized over the front (each to [0, 1], 0 best); the knee is the
     front point farthest on the good side of the hyperplane through the per-objective worst values
     (``sum(normalized) = 1``, which in 2-D is the line through the two extreme points). An
-    objective that is constant over the front is ignored. Ties go to the lowest index.
+    objective that is constant over the front is ignored. Ties (e.g. a two-point front, where both
+    lie on that line) go to the point closest to the ideal point in normalized units, then to the
+    lowest index.
     """
     dirs = parse_directions(directions)
     minimized = to_minimization(points, dirs)
@@ -185,4 +187,6 @@ def knee_index(points: object, directions: Sequence[object]) -> int:
         return int(front[0])
     normalized = (values[:, varying] - low[varying]) / span[varying]
     distance = (1.0 - normalized.sum(axis=1)) / np.sqrt(varying.sum())
-    return int(front[int(np.argmax(distance))])
+    tied = np.flatnonzero(distance >= distance.max() - 1e-12)
+    to_ideal = np.linalg.norm(normalized[tied], axis=1)
+    return int(front[tied[int(np.argmin(to_ideal))]])

@@ -213,7 +213,9 @@ def build_figure(
                 hoverinfo="text",
             )
         )
-    refs = [p for p in references if p.has_metrics(OBJECTIVES)]
+    # a reference the study evaluated itself (its MobileNetV2 trial) is already drawn as a star
+    own = {p.architecture for p in drawn}
+    refs = [p for p in references if p.has_metrics(OBJECTIVES) and p.architecture not in own]
     if refs:
         fig.add_trace(
             go.Scatter(
@@ -231,7 +233,7 @@ def build_figure(
     fig.update_layout(
         xaxis_title="int8 latency p50 (ms)",
         yaxis_title="int8 validation accuracy",
-        yaxis_tickformat=".0%",
+        yaxis_tickformat=".3~%",
         legend={"orientation": "h", "y": -0.15},
         margin={"l": 60, "r": 20, "t": 30, "b": 60},
         template="plotly_white",
@@ -281,7 +283,7 @@ def build_html(
     if comparisons:
         discovered = [p for p in front if not p.baseline]
         comparison_html = _html_table(
-            side_by_side_rows(discovered, comparisons),
+            [{k: v for k, v in row.items() if k != "architecture"} for row in side_by_side_rows(discovered, comparisons)],
             {"kind", "model", "architecture", "dominates", "dominated_by", "speedup_at_equal_accuracy",
              "accuracy_gain_at_equal_latency"},
             lambda r: "reference" if r["kind"] == "reference" else "front",
@@ -324,7 +326,8 @@ def save_png(
     if not drawn:
         raise ValueError("no evaluated trial (with accuracy, latency and size) to draw")
     front = pareto_front(drawn, objectives)
-    refs = [p for p in references if p.has_metrics(OBJECTIVES)]
+    own = {p.architecture for p in drawn}
+    refs = [p for p in references if p.has_metrics(OBJECTIVES) and p.architecture not in own]
     top = max(float(p.size_bytes) for p in (*drawn, *refs))
 
     def area(ps: Sequence[ModelPoint]) -> list[float]:

@@ -111,3 +111,13 @@ def test_reference_grid_is_evaluated_once_and_cached(tmp_path) -> None:
                                                          ("mobilenet_v2_0.35@24px", "evaluated")]
     with pytest.raises(ValueError, match="unknown baseline"):
         baselines_eval.grid_names(["resnet_50"], None)
+
+
+def test_a_reference_that_dominates_a_discovered_model_is_reported() -> None:
+    strong = _point("mobilenet_v2_0.75", 0.81, 0.9, 45, baseline="mobilenet_v2_0.75")  # beats B everywhere
+    (c,) = compare([A, B], [strong])
+    assert c.dominates == (B,) and c.dominated_by == ()
+    rows = {r["model"]: r for r in side_by_side_rows([A, B], [c])}
+    assert rows["trial 2"]["dominated_by"] == "mobilenet_v2_0.75"
+    assert rows["mobilenet_v2_0.75"]["dominates"] == "trial 2"
+    assert "it dominates trial 2" in summary_lines([c])[0]

@@ -209,3 +209,14 @@ def test_nas_pareto_on_a_constructed_study(tmp_path, capsys) -> None:
     assert "missing latency_ms_p50, size_bytes" in capsys.readouterr().err
     assert main(["pareto", "--study", "nope", "--runs-dir", str(runs)]) == 2
     assert "no study 'nope'" in capsys.readouterr().err
+
+
+def test_knee_ties_go_to_the_point_nearest_the_ideal() -> None:
+    # Two-point front: both on the line through the extremes. Normalized (acc, lat, size):
+    # A = (1, 0, 0) is nearer the ideal than B = (0, 1, 1).
+    directions = ["maximize", "minimize", "minimize"]
+    a, b = [0.5, 1.0, 10.0], [0.9, 3.0, 50.0]
+    assert pareto.knee_index([b, a], directions) == 1
+    assert pareto.knee_index([a, b], directions) == 0
+    # exact symmetry: the lowest index wins
+    assert pareto.knee_index([[0.9, 3.0], [0.5, 1.0]], ["maximize", "minimize"]) == 0
