@@ -17,7 +17,10 @@ and tf_keras traces every layer's call functions to serialize them. ``experiment
 ``tf.function`` with a fixed batch-1 signature and converting that concrete function without a
 trackable object takes the frozen-graph path (freeze variables, grappler, MLIR): 0.6-1.3 s for the same
 model and every format, outputs identical to the Keras model for float32 (max |diff| 0) and within one
-int8 step for int8. That is the path used here; ``from_keras_model`` remains the fallback.
+int8 step for int8. For the builder's MobileNetV2-0.35 at 96 px, int8 with 100 calibration images,
+under load (load average 3.5): 1.7-1.9 s here vs. 22.5 s (``from_keras_model``) and 9.2 s (with
+``experimental_lower_to_saved_model = False``). That is the path used here; ``from_keras_model``
+remains the fallback.
 """
 
 from __future__ import annotations
