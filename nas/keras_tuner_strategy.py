@@ -31,9 +31,9 @@ from nas.search import (
     SearchSetup,
     SearchSummary,
     build_setup,
+    evaluate_reference_first,
     front_size,
     prepare_study,
-    reference_attrs,
     run_external_trial,
     summarize,
 )
@@ -137,13 +137,7 @@ def run_keras_tuner_search(config: SearchConfig, *, evaluator: CandidateEvaluato
     done = record.count_done(study.get_trials(deepcopy=False))
     with SearchProgress(total=config.strategy.n_trials, done=done, mode=progress, stream=stream) as bar:
         # The reference first, by the same pipeline; KerasTuner cannot be told to propose it.
-        if setup.reference_arch is not None and not record.has_reference(study):
-            _, _ = run_external_trial(setup, study, setup.reference_arch, params=setup.reference_params,
-                                      distributions=_distributions(setup, setup.reference_params),
-                                      user_attrs=reference_attrs(setup))
-            reference = study.get_trials(deepcopy=False)[-1]
-            bar.trial_finished(reference, front_size=front_size(study, setup.objectives),
-                               count_as_done=record.is_done(reference))
+        evaluate_reference_first(setup, study, bar)
         not_from_kt = sum(1 for t in study.get_trials(deepcopy=False)
                           if record.is_done(t) and ATTR_KT_TRIAL_ID not in t.user_attrs)
         max_trials = max(0, config.strategy.n_trials - not_from_kt)
@@ -168,9 +162,3 @@ def run_keras_tuner_search(config: SearchConfig, *, evaluator: CandidateEvaluato
     return summarize(study, setup, new_trials=len(study.get_trials(deepcopy=False)) - before,
                      recovered=recovered, elapsed_s=time.perf_counter() - start)
 
-
-def _distributions(setup: SearchSetup, params: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not params:
-        return None
-    choices = {c.name: c for c in setup.space.parameters()}
-    return {name: optuna.distributions.CategoricalDistribution(list(choices[name].values)) for name in params}

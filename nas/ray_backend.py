@@ -32,6 +32,7 @@ from nas.search import (
     SearchSetup,
     SearchSummary,
     build_setup,
+    evaluate_reference_first,
     front_size,
     prepare_study,
     reference_attrs,
@@ -153,6 +154,9 @@ def run_ray_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None
         done0 = record.count_done(study.get_trials(deepcopy=False))
         new_before = len(study.get_trials(deepcopy=False))
         with SearchProgress(total=config.strategy.n_trials, done=done0, mode=progress, stream=stream) as bar:
+            if setup.reference_params is None:
+                # Outside the space Ray Tune cannot propose it: evaluate it here, first, the same way.
+                evaluate_reference_first(setup, study, bar)
             _CURRENT_PROGRESS.append(bar)
             callback = _ProgressCallback(config, setup.objectives)
             experiments = _experiments(ray_dir)
@@ -208,11 +212,8 @@ def run_ray_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None
 
 
 def _reference_point(setup: SearchSetup, study: optuna.Study) -> list[dict[str, Any]] | None:
-    if setup.reference_arch is None or record.has_reference(study):
-        return None
-    if setup.reference_params is None:
-        logger.warning("reference %s is outside the search space; Ray Tune cannot propose it",
-                       setup.config.reference_baseline)
+    """MobileNetV2's choices as OptunaSearch's first point (when it is a point of the space)."""
+    if setup.reference_arch is None or record.has_reference(study) or setup.reference_params is None:
         return None
     return [dict(setup.reference_params)]
 

@@ -239,6 +239,26 @@ def run_external_trial(setup: SearchSetup, study: optuna.Study, arch: Any, *,
     return trial.number, outcome
 
 
+def evaluate_reference_first(setup: SearchSetup, study: optuna.Study, progress: SearchProgress) -> None:
+    """Evaluate the reference in this process as the study's next trial, unless the study has one.
+
+    For proposers that cannot be told to propose it (KerasTuner; Ray Tune when the reference is
+    outside the search space). Same pipeline, same record.
+    """
+    if setup.reference_arch is None or record.has_reference(study):
+        return
+    distributions = None
+    if setup.reference_params:
+        choices = {c.name: c for c in setup.space.parameters()}
+        distributions = {name: optuna.distributions.CategoricalDistribution(list(choices[name].values))
+                         for name in setup.reference_params}
+    number, _ = run_external_trial(setup, study, setup.reference_arch, params=setup.reference_params,
+                                   distributions=distributions, user_attrs=reference_attrs(setup))
+    finished = study.get_trials(deepcopy=False)[number]
+    progress.trial_finished(finished, front_size=front_size(study, setup.objectives),
+                            count_as_done=record.is_done(finished))
+
+
 def front_size(study: optuna.Study, objectives: ObjectiveSet) -> int:
     if objectives.multi_objective:
         return len(study.best_trials)

@@ -37,6 +37,10 @@ def trials_table(study, *, full: bool = False, include_unfinished: bool = False)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=_SHORT_COLUMNS)
+    for column in ("params", "macs", "reused_from", "size_bytes", "retry_of"):
+        if column in frame:  # integers with gaps: show <NA>, not 1.0e+06 / NaN
+            frame[column] = pd.array([None if v is None or v != v else int(v) for v in frame[column]],
+                                     dtype="Int64")
     return frame
 
 

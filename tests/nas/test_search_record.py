@@ -229,3 +229,46 @@ def test_trials_command(tmp_path, capsys):
     assert rows[0]["user_attrs"]["is_reference"] and rows[0]["params"]["width"] == 0.35
     assert main(["trials", "--study", "nope", "--runs-dir", runs]) == 2
     assert "no study 'nope'" in capsys.readouterr().err
+
+
+TINY_SPACE = """
+name: tiny
+resolution: [32]
+width: [0.5, 1.0]
+stem: {channels: 16, kernel: 3, stride: 2, activation: relu6}
+head: {channels: 64, dropout: 0.0, activation: relu6}
+stages:
+  - {channels: 16, stride: 2, block: [mbconv, fused_mbconv], expansion: [3, 6], kernel: [3, 5], depth: [1, 2]}
+  - {channels: 32, stride: 2, expansion: [3, 6], kernel: 3, depth: [1, 2]}
+"""
+
+
+def test_reference_outside_the_space_is_evaluated_as_given(tmp_path):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    config = _config(tmp_path, **{"search_space.source": str(space), "strategy.n_trials": 3})
+    run_search(config, evaluator=FakeEvaluator(), progress="quiet")
+    trials = _study(config).trials
+    expected = get_baseline("mobilenet_v2_0.35").with_input(resolution=32, channels=1, num_classes=10)
+    assert trials[0].user_attrs["architecture"] == expected.to_string() and trials[0].params == {}
+    assert all(t.user_attrs["architecture"].endswith("head_c64_relu6-cls10") for t in trials[1:])
+
+
+@pytest.mark.parametrize("oracle", ["bayesian", "hyperband"])
+def test_keras_tuner_strategy_bookkeeping(tmp_path, oracle):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    overrides = {"search_space.source": str(space), "strategy.name": "keras-tuner", "strategy.n_trials": 4,
+                 "strategy.keras_tuner.oracle": oracle, "strategy.keras_tuner.max_epochs": 3}
+    evaluator = FakeEvaluator()
+    run_search(_config(tmp_path, **overrides), evaluator=evaluator, progress="quiet")
+    trials = _study(_config(tmp_path)).trials
+    assert record.count_done(trials) == 4 and trials[0].user_attrs["is_reference"]
+    assert trials[0].params == {}  # MobileNetV2 is outside the tiny space: evaluated as given
+    assert [t.user_attrs["keras_tuner_trial_id"] for t in trials[1:]] == ["0", "1", "2"]
+    if oracle == "hyperband":
+        assert {t.user_attrs["proxy_epochs"] for t in trials[1:]} <= {1, 3}
+    # resume: KerasTuner reloads its oracle and adds exactly the missing trials
+    overrides["strategy.n_trials"] = 5
+    summary = run_search(_config(tmp_path, **overrides), evaluator=evaluator, progress="quiet")
+    assert summary.n_done == 5 and summary.new_trials == 1
