@@ -158,13 +158,17 @@ def architecture_for(setup: SearchSetup, trial: optuna.Trial) -> Any:
 
 
 def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, arch: Any, *,
-                 enqueue_on_interrupt: bool = True, epochs: int | None = None) -> TrialOutcome:
+                 enqueue_on_interrupt: bool = True, epochs: int | None = None,
+                 propose_s: float | None = None) -> TrialOutcome:
     """Evaluate ``arch`` as ``trial`` and write its user attributes and constraints into the study.
 
+    ``timings_s`` gets ``propose`` (the sampler's time, when known), and ``bookkeeping``: everything
+    of the trial that is neither the sampler nor an evaluator step (duplicate lookup, study writes).
     A :class:`FatalSearchError` (or Ctrl-C) marks the trial interrupted, enqueues it again with the
     same params (``enqueue_on_interrupt``; Ray Tune and KerasTuner re-propose on their own), and
     propagates.
     """
+    start = time.perf_counter()
     trial.set_user_attr(record.ATTR_WORKER, record.worker_identity())
     previous = record.find_previous(study.get_trials(deepcopy=False), arch.to_string(), exclude=trial.number,
                                     proxy_epochs=epochs)
@@ -180,10 +184,19 @@ def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, a
             study.enqueue_trial(dict(trial.params), user_attrs={**carried, record.ATTR_RETRY_OF: trial.number})
         raise
     for key, value in outcome.user_attrs.items():
-        if key != record.ATTR_WORKER:
+        if key not in (record.ATTR_WORKER, "timings_s"):
             trial.set_user_attr(key, value)
     for key, value in outcome.constraints.items():
         trial.set_constraint(key, value)
+    timings = dict(outcome.user_attrs.get("timings_s") or {})
+    steps = sum(v for k, v in timings.items() if k not in ("bookkeeping", "total", "propose"))
+    total = time.perf_counter() - start
+    timings["bookkeeping"] = max(0.0, total - steps)
+    if propose_s is not None:
+        timings["propose"] = propose_s
+    timings["total"] = total + (propose_s or 0.0)
+    outcome.user_attrs["timings_s"] = timings
+    trial.set_user_attr("timings_s", timings)
     return outcome
 
 
@@ -195,8 +208,11 @@ class OptunaObjective:
         self.study = study
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
+        # The sampler works in ask() (relative sampling) and in the suggest calls of the space.
+        started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         arch = architecture_for(self.setup, trial)
-        outcome = record_trial(self.setup, self.study, trial, arch)
+        propose_s = max(0.0, time.time() - started)
+        outcome = record_trial(self.setup, self.study, trial, arch, propose_s=propose_s)
         if outcome.failed:
             raise CandidateFailed(outcome.user_attrs.get(record.ATTR_FAILURE_REASON) or "candidate failed")
         values = outcome.values or []
