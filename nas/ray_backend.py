@@ -50,7 +50,7 @@ _WORKER_SETUPS: dict[str, SearchSetup] = {}
 
 
 def proposer_study_name(study_name: str) -> str:
-    return f"{study_name}:ray-proposer"
+    return study_name + record.PROPOSER_SUFFIX
 
 
 def _worker_setup(config: SearchConfig, evaluator: CandidateEvaluator | None) -> SearchSetup:

@@ -43,6 +43,10 @@ STUDY_ATTR_STRATEGY = "strategy"
 STUDY_ATTR_REFERENCE = "reference_baseline"
 
 
+# Ray Tune's OptunaSearch keeps its proposals in "<study>:ray-proposer" next to the record.
+PROPOSER_SUFFIX = ":ray-proposer"
+
+
 class StudyError(RuntimeError):
     """The study cannot be opened or does not match the requested search."""
 
@@ -108,6 +112,9 @@ def open_study(
     backend = storage_from_url(storage)
     names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
     if study_name is None:
+        records = [n for n in names if not n.endswith(PROPOSER_SUFFIX)]
+        if len(records) == 1:
+            return optuna.load_study(study_name=records[0], storage=backend)
         if len(names) != 1:
             raise StudyError(f"storage {storage} holds {len(names)} studies ({', '.join(names) or 'none'}); choose one with --study")
         study_name = names[0]
