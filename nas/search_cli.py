@@ -82,27 +82,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_config_arguments(parser)
 
 
-def resume_command(argv: list[str] | None = None) -> str:
-    """The command that continues this search."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--resume" not in argv:
-        argv.append("--resume")
-    return "nas " + " ".join(shlex.quote(a) for a in argv)
+def resume_command(config_path: str | None, overrides: list[tuple[str, Any]]) -> str:
+    """The command that continues this search: the same config and flags, plus ``--resume``."""
+    words = ["nas", "search"]
+    if config_path:
+        words += ["--config", config_path]
+    for key, value in overrides:
+        words += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    words.append("--resume")
+    return " ".join(shlex.quote(str(w)) for w in words)
 
 
 def run(args: argparse.Namespace) -> int:
     from nas.config import load_config
 
     try:
-        config = load_config(args.config, config_overrides(args))
+        overrides = config_overrides(args)
+        config = load_config(args.config, overrides)
     except ConfigError as exc:
         print(f"nas search: invalid config: {exc}", file=sys.stderr)
         return 2
-    return execute(config, resume=args.resume, quiet=args.quiet, json_output=args.json)
+    return execute(config, resume=args.resume, quiet=args.quiet, json_output=args.json,
+                   resume_hint=resume_command(args.config, overrides))
 
 
-def execute(config, *, resume: bool = False, quiet: bool = False, json_output: bool = False) -> int:
+def execute(config, *, resume: bool = False, quiet: bool = False, json_output: bool = False,
+            resume_hint: str | None = None) -> int:
     """Run the search of ``config`` and print its summary; the exit code of ``nas search``."""
+    if resume_hint is None:
+        resume_hint = resume_command(None, [("study.runs_dir", str(config.study.runs_dir))])
     from nas.pipeline import FatalSearchError
     from nas.search import run_search
     from nas.study import StudyError, open_study
@@ -120,10 +128,10 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
         print(f"nas search: invalid config: {exc}", file=sys.stderr)
         return 2
     except (FatalSearchError, StudyError) as exc:
-        print(f"nas search: stopped: {exc}\nresume with: {resume_command()}", file=sys.stderr)
+        print(f"nas search: stopped: {exc}\nresume with: {resume_hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\nnas search: interrupted\nresume with: {resume_command()}", file=sys.stderr)
+        print(f"\nnas search: interrupted\nresume with: {resume_hint}", file=sys.stderr)
         return 130
     if json_output:
         print(json.dumps({"event": "summary", **summary.to_dict()}), flush=True)

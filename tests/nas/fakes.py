@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nas.pipeline import AccuracyMeasurement, CostMeasurement
+from nas.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
 from search_spaces import arch_cost
 
 
@@ -18,15 +18,18 @@ class FakeEvaluator:
     """Size from the parameter count, latency from MACs, accuracy growing with both."""
 
     def __init__(self, *, channels: int = 1, num_classes: int = 10, train_seconds: float = 0.0,
-                 fail_if: str | None = None) -> None:
+                 fail_if: str | None = None, fatal_after: int | None = None) -> None:
         self.channels = channels
         self.num_classes = num_classes
         self.train_seconds = train_seconds
         self.fail_if = fail_if  # substring of the architecture string that makes training fail
+        self.fatal_after = fatal_after  # the profiler "becomes unreachable" after this many measurements
         self.cost_calls: list[str] = []
         self.train_calls: list[str] = []
 
     def measure_cost(self, arch: Any, trial_dir: Path) -> CostMeasurement:
+        if self.fatal_after is not None and len(self.cost_calls) >= self.fatal_after:
+            raise FatalSearchError("the profiler failed (unreachable): http://pi.local:8600 did not answer")
         self.cost_calls.append(arch.to_string())
         cost = arch_cost(arch)
         latency = cost.macs / 1e6

@@ -71,3 +71,13 @@ def test_duplicate_reused_and_violator_not_trained(tiny_search_study, tmp_path):
     assert (trial_dir / "model_int8_untrained.tflite").exists() and not (trial_dir / "model.keras").exists()
     assert violator.number not in {t.number for t in optuna.load_study(
         study_name="tiny", storage=info["storage"]).best_trials}
+
+
+def test_missing_dataset_stops_with_the_resume_command(tmp_path, capsys):
+    missing = tmp_path / "no_such_folder"
+    code = main(["search", "--study.runs_dir", str(tmp_path / "runs"), "--quiet",
+                 "--dataset", f"folder:{missing}", "--set", "search_space.channels=3"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "stopped: dataset" in err and str(missing) in err
+    assert "resume with: nas search" in err and "--resume" in err

@@ -272,3 +272,19 @@ def test_keras_tuner_strategy_bookkeeping(tmp_path, oracle):
     overrides["strategy.n_trials"] = 5
     summary = run_search(_config(tmp_path, **overrides), evaluator=evaluator, progress="quiet")
     assert summary.n_done == 5 and summary.new_trials == 1
+
+
+def test_fatal_error_stops_the_search_and_resume_retries_it(tmp_path):
+    from nas.pipeline import FatalSearchError
+
+    config = _config(tmp_path, **{"strategy.n_trials": 4})
+    with pytest.raises(FatalSearchError, match="unreachable"):
+        run_search(config, evaluator=FakeEvaluator(fatal_after=2), progress="quiet")
+    trials = _study(config).trials
+    assert record.count_done(trials) == 2
+    stopped = trials[2]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["status"] == "interrupted"
+    assert "unreachable" in stopped.user_attrs["failure_reason"]
+    summary = run_search(config, evaluator=FakeEvaluator(), progress="quiet")
+    trials = _study(config).trials
+    assert summary.n_done == 4 and trials[3].user_attrs["retry_of"] == 2 and trials[3].params == stopped.params
