@@ -100,3 +100,12 @@ def test_cli_reports_bad_config(capsys):
 def test_cli_resume_without_study(tmp_path, capsys):
     assert main(["search", "--resume", "--study.runs_dir", str(tmp_path)]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_concurrency_is_bounded_by_the_profiler_agents():
+    urls = "http://pi1:8600,http://pi2:8600,http://pi3:8600"
+    remote = {"profiler.kind": "remote", "profiler.urls": urls}
+    assert load_config(overrides=remote).max_concurrent_trials == 3
+    assert load_config(overrides={**remote, "backend.max_concurrent": 8}).max_concurrent_trials == 3
+    assert load_config(overrides={**remote, "backend.max_concurrent": 2}).max_concurrent_trials == 2
+    assert load_config(overrides={"backend.max_concurrent": 4}).max_concurrent_trials == 1  # one local profiler
