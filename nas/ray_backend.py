@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -135,6 +136,10 @@ def run_ray_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None
     from nas.strategies import make_sampler
 
     start = time.perf_counter()
+    # Workers run in their trial folders: give them absolute paths.
+    config = dataclasses.replace(config, study=dataclasses.replace(
+        config.study, runs_dir=config.study.runs_dir.resolve(),
+        storage=record.absolute_storage_url(config.storage_url)))
     setup = build_setup(config, evaluator)
     study, recovered = prepare_study(config, setup, sampler=None, enqueue_retries=False)
     started_ray = False

@@ -75,6 +75,20 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
 
 
+def absolute_storage_url(url: str) -> str:
+    """The same storage with file paths made absolute (for processes with another working directory,
+    such as Ray Tune workers, which run in their trial folders)."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(url[len("sqlite:///"):]).resolve())
+    if url.startswith("journal:"):
+        path = url[len("journal:"):]
+        path = path[2:] if path.startswith("//") else path
+        return "journal://" + str(Path(path).resolve())
+    if "://" not in url:
+        return str(Path(url).resolve())
+    return url
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
     # Several workers may write one SQLite file; wait for its lock instead of failing at once.
     return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}

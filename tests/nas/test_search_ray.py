@@ -23,10 +23,10 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_backend_tiny_search(local_ray, tmp_path):
+def test_ray_backend_tiny_search(local_ray, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default relative runs/ folder: workers must still find the study
     runs = tmp_path / "runs"
-    args = ["search", "--backend", "ray", "--study.runs_dir", str(runs), "--study", "rayed", "--quiet",
-            *TINY_SEARCH_ARGS]
+    args = ["search", "--backend", "ray", "--study", "rayed", "--quiet", *TINY_SEARCH_ARGS]
     assert main([*args, "--n-trials", "3"]) == 0
     study = record.open_study("rayed", runs_dir=runs)
     trials = study.get_trials()
