@@ -60,43 +60,74 @@ def _card_accuracy(card: str, split: str) -> float:
     return float(match.group(1)) / 100
 
 
-def test_export_writes_a_verified_folder(tmp_path, capsys) -> None:
+def _check_export_folder(out, architecture: str, trial: int) -> dict:
+    """The folder's files, sidecar and embedded metadata; the exported file re-measured here with
+    LiteRT gives the accuracy the model card and export.json state. Returns export.json."""
     import json
 
     from edge_profiler.model_metadata import read_sidecar
     from evaluators import DatasetConfig, evaluate_tflite, load_dataset
-    from nas.cli import main
     from nas.tflite_metadata import read_json
-    from tests.nas.constructed_study import SMALL_16PX, make_trainable_study
 
-    name, runs = make_trainable_study(tmp_path)
-    out = tmp_path / "export"
-    assert main(["export", "--study", name, "--runs-dir", str(runs), "--epochs", "2", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "exporting trial 1: the only model on the Pareto front" in printed
-    assert f"export verified: {out}" in printed
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "export.json", "model.json",
                                                       "model.keras", "model.tflite"]
-    assert not (tmp_path / "export.partial").exists()
-
+    assert not out.with_name(out.name + ".partial").exists()
     summary = json.loads((out / "export.json").read_text())
     sidecar = read_sidecar(out / "model.tflite")
     assert sidecar.labels == tuple(str(d) for d in range(10))
     assert (sidecar.mean, sidecar.std, sidecar.resolution, sidecar.channels) == (127.5, 127.5, 16, 1)
-    assert sidecar.architecture == SMALL_16PX and sidecar.extra["trial"] == 1
+    assert sidecar.architecture == architecture and sidecar.extra["trial"] == trial
     embedded = read_json((out / "model.tflite").read_bytes())
     assert embedded["labels"] == list(sidecar.labels) and embedded["normalization"] == {"mean": 127.5, "std": 127.5}
 
-    # the exported file runs in LiteRT and its accuracy, measured here independently, is the card's
     dataset = load_dataset(DatasetConfig(name="digits"), resolution=16, channels=1, batch_size=64)
     card = (out / "MODEL_CARD.md").read_text()
     for split, data in (("val", dataset.val), ("test", dataset.test)):
         measured = evaluate_tflite(out / "model.tflite", data, dataset.class_names).accuracy
         assert _card_accuracy(card, split) == pytest.approx(measured, abs=5e-5)
         assert summary[f"accuracy_int8_{split}"] == pytest.approx(measured, abs=1e-12)
-    assert summary["accuracy_int8_val"] > 0.2  # 10 classes: better than chance after 2 epochs
     assert summary["latency_ms_p50"] > 0 and "measured by local" in summary["latency_note"]
-    assert "mobilenet_v2_0.35 (trial 0)" in card and "tflite-support" in card
+    assert "tflite-support" in card
+    return summary
+
+
+def test_export_of_the_tiny_search_knee(tiny_search_study, tmp_path, capsys) -> None:
+    from nas.cli import main
+    from nas.results import OBJECTIVES
+    from nas.selection import knee_of
+    from nas.study import open_study
+    from nas.study_points import distinct, study_points
+
+    assert tiny_search_study["exit_code"] == 0
+    study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
+    from nas.results import pareto_front
+
+    knee = knee_of(pareto_front(distinct(study_points(study))), OBJECTIVES)
+    out = tmp_path / "export"
+    assert main(["export", "--study", "tiny", "--runs-dir", str(tiny_search_study["runs_dir"]),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"exporting trial {knee.trial_number}" in printed and f"export verified: {out}" in printed
+    summary = _check_export_folder(out, knee.architecture, knee.trial_number)
+    # the default export schedule: 3 x the search's 1 proxy epoch, at least 5 epochs
+    assert summary["quantization"] == "int8" and summary["training"]["epochs"] == 5
+    assert summary["accuracy_int8_val"] > 0.3  # 10 classes: well above chance after 5 full epochs
+
+
+def test_export_with_qat_by_trial_number(tmp_path, capsys) -> None:
+    from nas.cli import main
+    from tests.nas.constructed_study import SMALL_16PX, make_trainable_study
+
+    name, runs = make_trainable_study(tmp_path)
+    out = tmp_path / "export"
+    assert main(["export", "--study", name, "--runs-dir", str(runs), "--trial", "1", "--epochs", "1", "--qat",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "exporting trial 1 as requested by number; on the Pareto front" in printed
+    summary = _check_export_folder(out, SMALL_16PX, 1)
+    assert summary["quantization"] == "qat_int8"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "quantization-aware fine-tune" in card and "mobilenet_v2_0.35 (trial 0)" in card
 
     # an existing folder is not overwritten silently
     assert main(["export", "--study", name, "--runs-dir", str(runs), "--trial", "0", "--out", str(out)]) == 1

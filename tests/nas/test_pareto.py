@@ -220,3 +220,29 @@ def test_knee_ties_go_to_the_point_nearest_the_ideal() -> None:
     assert pareto.knee_index([a, b], directions) == 0
     # exact symmetry: the lowest index wins
     assert pareto.knee_index([[0.9, 3.0], [0.5, 1.0]], ["maximize", "minimize"]) == 0
+
+
+def test_nas_pareto_on_the_tiny_search(tiny_search_study, capsys) -> None:
+    """The front `nas pareto` prints is the brute-force front of the real study's trial attributes."""
+    import json
+
+    from nas.cli import main
+    from nas.study import open_study
+
+    assert tiny_search_study["exit_code"] == 0
+    args = ["pareto", "--study", tiny_search_study["study"], "--runs-dir", str(tiny_search_study["runs_dir"])]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
+    rows = [(t.number, [t.user_attrs["accuracy_int8"], t.user_attrs["latency_ms_p50"], t.user_attrs["size_bytes"]])
+            for t in study.trials if t.user_attrs.get("status") == "complete" and not t.user_attrs["reused_from"]]
+    directions = ["maximize", "minimize", "minimize"]
+    on_front = _brute_front([values for _, values in rows], directions)
+    expected = sorted(number for (number, _), on in zip(rows, on_front) if on)
+    assert sorted(row["trial"] for row in out["front"]) == expected
+    reference = [out["reference"][k] for k in ("accuracy", "latency_ms_p50", "size_bytes")]
+    front_values = [values for (_, values), on in zip(rows, on_front) if on]
+    assert out["hypervolume"] == pytest.approx(_brute_hypervolume(front_values, reference, directions))
+    assert out["mobilenet_v2"] == [{"trial": 0, "name": "mobilenet_v2_0.35", "on_front": 0 in expected}]
+    assert main(args) == 0
+    assert "hypervolume" in capsys.readouterr().out

@@ -152,3 +152,33 @@ def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
     assert check["points"][TRACE_TRIALS] == len(evaluated)
     assert check["points"][TRACE_REFERENCES] == 1
     assert (study_dir / "pareto.png").stat().st_size > 10_000
+
+
+@needs_chromium
+def test_nas_report_on_the_tiny_search(tiny_search_study, tmp_path: Path, capsys) -> None:
+    """`nas report` on the real tiny study: opens offline without console errors, one point per trial."""
+    from nas.cli import main
+    from nas.study import open_study
+
+    assert tiny_search_study["exit_code"] == 0
+    page, png = tmp_path / "report.html", tmp_path / "pareto.png"
+    assert main(["report", "--study", tiny_search_study["study"], "--runs-dir", str(tiny_search_study["runs_dir"]),
+                 "--out", str(page), "--png", str(png)]) == 0
+    study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
+    evaluated = [t for t in study.trials if t.user_attrs.get("accuracy_int8") is not None]
+    assert len(evaluated) >= 2
+
+    dom, console = browser.dump_dom(page)
+    assert console == [], f"console messages: {console}"
+    check = _render_check(dom)
+    assert check["errors"] == []
+    assert check["points"][TRACE_TRIALS] == len(evaluated)
+    assert check["points"][TRACE_MOBILENET_TRIALS] == 1
+    text = page.read_text(encoding="utf-8")
+    for trial in evaluated:
+        assert html.escape(trial.user_attrs["architecture"]) in text  # hover and table carry the architecture
+    shot = browser.screenshot(page, tmp_path / "shot.png")
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10.0
+    image = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert image.std() > 10.0
