@@ -68,8 +68,12 @@ class _Layers:
         if activation == "swish":
             return keras.layers.Activation("swish", name=name)(x)
         if activation == "hswish":
-            # x * relu6(x + 3) / 6 (Howard et al. 2019), written so the TFLite converter fuses it.
-            gate = keras.layers.ReLU(6.0, name=f"{name}_relu6")(x + 3.0) * (1.0 / 6.0)
+            # x * relu6(x + 3) / 6 (Howard et al. 2019), written so the TFLite converter fuses it
+            # into HARD_SWISH. Keras layers (Rescaling) rather than `x + 3.0` operators, whose
+            # TFOpLambda layers tfmot cannot annotate for quantization-aware training.
+            shifted = keras.layers.Rescaling(1.0, offset=3.0, name=f"{name}_plus3")(x)
+            gate = keras.layers.ReLU(6.0, name=f"{name}_relu6")(shifted)
+            gate = keras.layers.Rescaling(1.0 / 6.0, name=f"{name}_div6")(gate)
             return keras.layers.Multiply(name=name)([x, gate])
         raise ValueError(f"unknown activation {activation!r}")
 
