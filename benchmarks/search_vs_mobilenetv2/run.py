@@ -58,7 +58,8 @@ def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
 
 
 def run_searches(bench: BenchmarkConfig) -> None:
-    """Advance both studies in rounds of ``round_trials`` until each holds ``n_trials`` results."""
+    """Advance both studies in rounds of ``round_trials`` until each holds ``n_trials`` results; the
+    MobileNetV2 grid is evaluated after the first round."""
     from nas.search import run_search
 
     target = 0
@@ -69,6 +70,9 @@ def run_searches(bench: BenchmarkConfig) -> None:
             summary = run_search(search_config(bench, strategy, target), progress="json", stream=sys.stdout)
             logger.info("%s: %d/%d trials done (round target %d, %.0f s, load %s)", summary.study_name,
                         summary.n_done, bench.n_trials, target, time.perf_counter() - start, _load())
+        if target == min(bench.n_trials, bench.round_trials):
+            # MobileNetV2 right after the first round: a run stopped early still has its references.
+            mobilenet_grid(bench, open_bench_study(bench, bench.searched_strategy), evaluate_missing=True)
 
 
 def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
