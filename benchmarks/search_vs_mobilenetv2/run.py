@@ -168,9 +168,14 @@ class FinalEvaluator:
                                      "test": test}
         latency = point.latency_ms_p50
         if remeasure:
-            measured = self.latency(point)
-            extra["latency_remeasured"] = measured
-            latency = measured["latency_ms"]["p50"]
+            try:
+                measured = self.latency(point)
+            except Exception as exc:  # ProfilerError or a client error: keep the search-time number, say so
+                logger.warning("%s: latency re-measurement failed (%s); the search-time p50 is kept", point.label, exc)
+                extra["latency_remeasure_error"] = str(exc)
+            else:
+                extra["latency_remeasured"] = measured
+                latency = measured["latency_ms"]["p50"]
         return dataclasses.replace(point, accuracy=test["accuracy"], latency_ms_p50=latency, extra=extra)
 
 
@@ -210,7 +215,22 @@ def versions() -> dict[str, str]:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
+    out["git_commit"] = _git_commit()
     return out
+
+
+def _git_commit() -> str:
+    """HEAD of the checkout, ``+dirty`` when tracked files differ from it ("unknown" outside git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def study_record(study: Any, n_target: int) -> dict[str, Any]:
