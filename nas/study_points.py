@@ -101,10 +101,15 @@ def study_device(points: Sequence[ModelPoint]) -> dict[str, Any]:
 
 
 def study_dir(study, args: argparse.Namespace | None = None) -> Path:
-    """The folder of the study's artifacts (``runs/<study>/``)."""
+    """The folder of the study's artifacts (``runs/<study>/``).
+
+    When the study was opened from its default SQLite file, the folder holding that file (so a
+    copied or moved run folder is used, not the path recorded at search time); with another
+    storage URL, the ``study_dir`` the search recorded.
+    """
+    if args is not None and getattr(args, "storage", None) is None:
+        return Path(args.runs_dir) / study.study_name
     recorded = study.user_attrs.get("study_dir")
     if recorded:
         return Path(recorded)
-    if args is not None:
-        return Path(args.runs_dir) / study.study_name
-    return Path("runs") / study.study_name
+    return Path(getattr(args, "runs_dir", "runs")) / study.study_name

@@ -121,3 +121,48 @@ def test_a_reference_that_dominates_a_discovered_model_is_reported() -> None:
     assert rows["trial 2"]["dominated_by"] == "mobilenet_v2_0.75"
     assert rows["mobilenet_v2_0.75"]["dominates"] == "trial 2"
     assert "it dominates trial 2" in summary_lines([c])[0]
+
+
+def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> None:
+    """MobileNetV2 widths and EfficientNet-B0 evaluated through the study's real pipeline, cached;
+    the printed dominance agrees with the numbers."""
+    import json
+    import time
+
+    from nas.cli import main
+    from nas.results import point_dominates
+    from nas.study_points import point_from_attrs
+    from tests.nas.conftest import copy_study
+
+    assert tiny_search_study["exit_code"] == 0
+    info = copy_study(tiny_search_study, tmp_path)
+    args = ["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--widths", "0.35,0.5", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sources"] == {"mobilenet_v2_0.35": "study trial 0", "mobilenet_v2_0.5": "evaluated"}
+    cached = json.loads((info["runs_dir"] / "tiny" / "baselines" / "mobilenet_v2_0.5_r16" / "result.json").read_text())
+    assert cached["attrs"]["status"] == "complete" and cached["attrs"]["latency_ms"]["count"] >= 5
+    assert cached["attrs"]["architecture"].startswith("in16x1-") and cached["attrs"]["architecture"].endswith("-cls10")
+
+    rows = {r["model"]: r for r in out["rows"]}
+    points = {name: point_from_attrs(None, {**row, "accuracy_int8": row["accuracy_int8"],
+                                            "size_bytes": round(row["size_kb"] * 1024)}, label=name)
+              for name, row in rows.items()}
+    for name, row in rows.items():
+        if row["kind"] != "reference":
+            continue
+        beaten_by = sorted(d for d, r in rows.items() if r["kind"] == "discovered"
+                           and point_dominates(points[d], points[name]))
+        assert sorted(filter(None, row["dominated_by"].replace("-", "").split(", "))) == beaten_by
+
+    start = time.perf_counter()
+    assert main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["sources"]["mobilenet_v2_0.5"] == "cache" and time.perf_counter() - start < 20
+    assert again["rows"] == out["rows"]
+
+    assert main(["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--baseline", "efficientnet_b0"]) == 0
+    printed = capsys.readouterr().out
+    assert "efficientnet_b0: evaluated" in printed and "speed-up at equal-or-better accuracy" in printed
+    assert main(["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--baseline", "resnet_50"]) == 2
+    assert "unknown baseline(s) resnet_50" in capsys.readouterr().err
