@@ -39,8 +39,11 @@ def save_chart(points: Mapping[str, Sequence[Any]], path: Path, *, title: str) -
             continue
         marker, color, label = _STYLE[kind]
         sizes = [max(15.0, 350.0 * p.size_bytes / top) for p in group]
+        # the control is drawn hollow on top: models both studies found stay visible
+        hollow = kind == "random"
         ax.scatter([p.latency_ms_p50 for p in group], [p.accuracy for p in group], s=sizes, marker=marker,
-                   c=color, alpha=0.85, edgecolors="#333", linewidths=0.5, label=label, zorder=3)
+                   facecolors="none" if hollow else color, edgecolors=color if hollow else "#333",
+                   linewidths=1.2 if hollow else 0.5, alpha=0.9, label=label, zorder=4 if hollow else 3)
         front = sorted(front_of(group, ACCURACY_LATENCY), key=lambda p: p.latency_ms_p50)
         ax.step([p.latency_ms_p50 for p in front], [p.accuracy for p in front], where="post", color=color,
                 linestyle=":", linewidth=1)
@@ -148,7 +151,7 @@ def write_outputs(bench: Any, results: dict[str, Any]) -> None:
     points = results.pop("_points")
     bench.json_path.parent.mkdir(parents=True, exist_ok=True)
     bench.json_path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    title = (f"Fashion-MNIST, {results['n_trials']} trials per study"
+    title = (f"{results['search_config']['dataset'].get('name')}, {results['n_trials']} trials per study"
              f"{' (PARTIAL)' if results['partial'] else ''}; latency p50, "
              f"{results['final_measurement']['profiler'].get('threads')} thread(s)")
     save_chart(points, bench.png_path, title=title)
