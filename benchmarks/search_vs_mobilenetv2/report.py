@@ -86,10 +86,10 @@ def markdown(results: Mapping[str, Any], *, png_name: str) -> str:
         f"{len(results['sessions'])} session(s)",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['platform']}, Python {m['python']}",
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"- Data: {search['dataset']}; training: {search['training']}",
-        f"- Search space: {search['search_space']}; objectives {search['objectives']}; "
+        f"- Data: `{json.dumps(search['dataset'])}`; training: `{json.dumps(search['training'])}`",
+        f"- Search space: `{json.dumps(search['search_space'])}`; objectives {', '.join(search['objectives'])}; "
         f"{results['n_trials']} trials per study (MobileNetV2 reference trial included)",
-        f"- Profiler: {results['final_measurement']['profiler']}",
+        f"- Profiler: `{json.dumps(results['final_measurement']['profiler'])}`",
         f"- Final latency {'re-measured' if results['final_measurement']['latency_remeasured'] else 'from the search'}"
         f"; 1-min load before / after: {results['final_measurement']['load_before'][0]} / "
         f"{results['final_measurement']['load_after'][0]}",
