@@ -28,4 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if code:
         return code
     print(f"demo search step: {time.perf_counter() - start:.0f} s")
-    return 0
+    from nas.demo_results import run_result_steps
+
+    code = run_result_steps(config.study.name, args.runs_dir)
+    print(f"demo total: {time.perf_counter() - start:.0f} s")
+    return code

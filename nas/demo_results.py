@@ -41,4 +41,27 @@ def run_result_steps(study_name: str, runs_dir: str | Path) -> int:
                   + " ".join(argv))
             return code
         print(f"({title}: {time.perf_counter() - start:.0f} s)")
+    _print_recap(study_name, Path(runs_dir))
     return 0
+
+
+def _print_recap(study_name: str, runs_dir: Path) -> None:
+    """The exported model against MobileNetV2, last, so the demo ends with its result."""
+    from nas.export import SUMMARY_FILE
+    from nas.export_cli import comparison_lines
+    from nas.selection import SelectionRequest, select_model
+    from nas.study import open_study
+    from nas.study_points import study_objectives, study_points
+
+    study = open_study(study_name, runs_dir=runs_dir)
+    objectives = study_objectives(study)
+    points = study_points(study)
+    chosen = select_model(points, SelectionRequest(), objectives).point
+    folder = runs_dir / study_name
+    export_dir = folder / "export" / f"trial_{chosen.trial_number}"
+    print("\n== demo: result ==")
+    print(f"exported trial {chosen.trial_number}: {export_dir} (see {SUMMARY_FILE} and MODEL_CARD.md)")
+    print("against MobileNetV2 at the search's proxy budget, same data and profiler:")
+    for line in comparison_lines(chosen, folder, points, objectives) or ["(no MobileNetV2 point evaluated)"]:
+        print(f"  - {line}")
+    print(f"report: {folder / 'report.html'}")

@@ -164,15 +164,18 @@ def hypervolume(points: object, reference: Sequence[float], directions: Sequence
     return _hypervolume_3d(minimized, ref)
 
 
-def knee_index(points: object, directions: Sequence[object]) -> int:
+def knee_index(
+    points: object, directions: Sequence[object], *, tie_preference: Sequence[float] | None = None
+) -> int:
     """Index (into ``points``) of the knee of their Pareto front.
 
     Objectives are min-max normalized over the front (each to [0, 1], 0 best); the knee is the
-    front point farthest on the good side of the hyperplane through the per-objective worst values
-    (``sum(normalized) = 1``, which in 2-D is the line through the two extreme points). An
-    objective that is constant over the front is ignored. Ties (e.g. a two-point front, where both
-    lie on that line) go to the point closest to the ideal point in normalized units, then to the
-    lowest index.
+    front point farthest on the good side of the hyperplane ``sum(normalized) = 1`` (in 2-D the
+    line through the two extreme points; in 3-D the plane through the unit points of the
+    normalized space). An objective that is constant over the front is ignored. A front of two
+    points has no knee, so both count as tied. Ties go to the lowest ``tie_preference`` value (one
+    per point, if given), then to the point closest to the ideal point in normalized units, then to
+    the lowest index.
     """
     dirs = parse_directions(directions)
     minimized = to_minimization(points, dirs)
@@ -187,6 +190,13 @@ def knee_index(points: object, directions: Sequence[object]) -> int:
         return int(front[0])
     normalized = (values[:, varying] - low[varying]) / span[varying]
     distance = (1.0 - normalized.sum(axis=1)) / np.sqrt(varying.sum())
-    tied = np.flatnonzero(distance >= distance.max() - 1e-12)
+    # With two points there is no bend to find: both are extremes, all are tied.
+    tied = np.arange(len(front)) if len(front) <= 2 else np.flatnonzero(distance >= distance.max() - 1e-12)
+    if tie_preference is not None:
+        preference = np.asarray(tie_preference, dtype=float)
+        if preference.shape != (len(minimized),):
+            raise ValueError(f"tie_preference needs one value per point ({len(minimized)}), got {preference.shape}")
+        tied_preference = preference[front[tied]]
+        tied = tied[tied_preference == tied_preference.min()]
     to_ideal = np.linalg.norm(normalized[tied], axis=1)
     return int(front[tied[int(np.argmin(to_ideal))]])

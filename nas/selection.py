@@ -118,6 +118,11 @@ def select_model(
     knee = knee_of(front, objectives)
     if len(front) == 1:
         why = f"the only model on the Pareto front over {', '.join(objectives)}"
+    elif len(front) == 2:
+        why = (f"a two-model Pareto front over {', '.join(objectives)} has no knee; the discovered model is "
+               "preferred to the reference" if any(p.baseline for p in front) and not knee.baseline else
+               f"a two-model Pareto front over {', '.join(objectives)} has no knee; the one nearer the ideal "
+               "point (normalised) is taken")
     else:
         why = (f"the knee of the {len(front)}-model Pareto front over {', '.join(objectives)} (farthest from "
                "the line/plane through the extremes after normalising)")
@@ -125,7 +130,13 @@ def select_model(
 
 
 def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTIVES) -> ModelPoint:
-    """The knee point (:func:`nas.pareto.knee_index`) of a set of evaluated models."""
+    """The knee point (:func:`nas.pareto.knee_index`) of a set of evaluated models.
+
+    On a tie (always so on a two-model front, whose points both lie on the line through the
+    extremes) a discovered model is preferred to a reference architecture: the reference needs no
+    search to be had.
+    """
     objectives = check_objectives(objectives)
-    index = pareto.knee_index(objective_matrix(front, objectives), list(objectives.values()))
+    index = pareto.knee_index(objective_matrix(front, objectives), list(objectives.values()),
+                              tie_preference=[1.0 if p.baseline else 0.0 for p in front])
     return front[index]

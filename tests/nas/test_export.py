@@ -132,3 +132,13 @@ def test_export_with_qat_by_trial_number(tmp_path, capsys) -> None:
     # an existing folder is not overwritten silently
     assert main(["export", "--study", name, "--runs-dir", str(runs), "--trial", "0", "--out", str(out)]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_two_model_front_prefers_the_discovered_model() -> None:
+    from nas.study_points import point_from_attrs
+
+    reference = point_from_attrs(0, trial_attrs(0, 0.17, 0.045, 600_000, "complete"))
+    found = point_from_attrs(5, trial_attrs(5, 0.71, 0.067, 900_000, "complete"))
+    chosen = select_model([reference, found], SelectionRequest())
+    assert chosen.point.trial_number == 5
+    assert "two-model Pareto front" in chosen.reason and "discovered model is preferred" in chosen.reason

@@ -246,3 +246,15 @@ def test_nas_pareto_on_the_tiny_search(tiny_search_study, capsys) -> None:
     assert out["mobilenet_v2"] == [{"trial": 0, "name": "mobilenet_v2_0.35", "on_front": 0 in expected}]
     assert main(args) == 0
     assert "hypervolume" in capsys.readouterr().out
+
+
+def test_knee_tie_preference() -> None:
+    directions = ["maximize", "minimize", "minimize"]
+    a, b = [0.5, 1.0, 10.0], [0.9, 3.0, 50.0]
+    assert pareto.knee_index([a, b], directions) == 0
+    assert pareto.knee_index([a, b], directions, tie_preference=[1, 0]) == 1
+    # a preference only breaks ties: a clear knee wins whatever its preference
+    assert pareto.knee_index([[0.9, 20.0], [0.85, 2.0], [0.3, 1.0]], ["maximize", "minimize"],
+                             tie_preference=[0, 1, 0]) == 1
+    with pytest.raises(ValueError, match="one value per point"):
+        pareto.knee_index([a, b], directions, tie_preference=[1])
