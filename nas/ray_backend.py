@@ -191,6 +191,8 @@ def run_ray_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None
                         num_samples=remaining,
                         max_concurrent_trials=config.max_concurrent_trials,
                         time_budget_s=config.strategy.timeout_s,
+                        # One worker process keeps TensorFlow and the dataset loaded across trials.
+                        reuse_actors=True,
                     ),
                     run_config=tune.RunConfig(
                         name=f"search-{index}",

@@ -23,13 +23,13 @@ def test_keras_tuner_uses_keras_2():
 def test_keras_tuner_tiny_search(tmp_path):
     runs = tmp_path / "runs"
     assert main(["search", "--strategy", "keras-tuner", "--study.runs_dir", str(runs), "--study", "kt", "--quiet",
-                 *TINY_SEARCH_ARGS, "--n-trials", "3"]) == 0
+                 *TINY_SEARCH_ARGS, "--n-trials", "2"]) == 0
     study = record.open_study("kt", runs_dir=runs)
     trials = study.get_trials()
-    assert record.count_done(trials) == 3 and len(trials) == 3
+    assert record.count_done(trials) == 2 and len(trials) == 2
     assert study.user_attrs["value_names"] == ["mnasnet_reward"]
     assert trials[0].user_attrs["is_reference"] and "keras_tuner_trial_id" not in trials[0].user_attrs
-    assert [t.user_attrs.get("keras_tuner_trial_id") for t in trials[1:]] == ["0", "1"]
+    assert trials[1].user_attrs["keras_tuner_trial_id"] == "0"  # more trials: test_search_record.py
     for trial in trials:
         if trial.user_attrs["status"] == "complete":
             assert trial.value == trial.user_attrs["mnasnet_reward"] > 0

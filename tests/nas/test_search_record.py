@@ -86,7 +86,7 @@ def test_duplicate_architecture_is_not_evaluated_again(tmp_path):
 def test_constraint_violator_is_measured_not_trained(tmp_path):
     # The fake latency is MACs / 1e6 ms: MobileNetV2 0.35 at 32 px is ~6 ms, so 6.5 ms splits the space.
     config = _config(tmp_path, **{"constraints.max_latency_ms": 6.5, "constraints.min_accuracy": 0.1,
-                                  "strategy.n_trials": 8})
+                                  "strategy.n_trials": 6})
     evaluator = FakeEvaluator()
     run_search(config, evaluator=evaluator, progress="quiet")
     study = _study(config)
