@@ -91,10 +91,12 @@ class SearchProgress:
             # tqdm.write keeps the bar intact below the log lines.
             self._bar.write(line, file=self.stream)
             logger.debug(line)
-            if count_as_done:
-                self._bar.update(1)
             best = "-" if self.best_accuracy is None else f"{self.best_accuracy:.4f}"
-            self._bar.set_postfix(best_acc=best, front=front_size, refresh=True)
+            self._bar.set_postfix(best_acc=best, front=front_size, refresh=False)
+            if count_as_done:
+                self._bar.update(1)  # redraws with the new postfix
+            else:
+                self._bar.refresh()
 
     def close(self) -> None:
         if self._bar is not None:

@@ -208,7 +208,8 @@ def test_bar_progress_has_one_line_per_trial(tmp_path, capsys):
     run_search(_config(tmp_path, **{"strategy.n_trials": 2}), evaluator=FakeEvaluator(), progress="bar")
     err = capsys.readouterr().err
     assert "trial 0 [reference] complete acc_int8=" in err and "trial 1 complete" in err
-    assert "best_acc=" in err and "front=" in err
+    best = max(t.user_attrs["accuracy_int8"] for t in _study(_config(tmp_path)).trials)
+    assert "2/2" in err and f"best_acc={best:.4f}" in err.rsplit("2/2", 1)[1] and "front=" in err
 
 
 def test_trials_command(tmp_path, capsys):
