@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nas.compare import compare, side_by_side_rows, summary_lines
@@ -124,8 +126,8 @@ def test_a_reference_that_dominates_a_discovered_model_is_reported() -> None:
 
 
 def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> None:
-    """MobileNetV2 widths and EfficientNet-B0 evaluated through the study's real pipeline, cached;
-    the printed dominance agrees with the numbers."""
+    """EfficientNet-B0 evaluated through the study's real pipeline and cached; MobileNetV2 0.35 taken
+    from the study's reference trial; the printed dominance agrees with the numbers."""
     import json
     import time
 
@@ -136,17 +138,18 @@ def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> 
 
     assert tiny_search_study["exit_code"] == 0
     info = copy_study(tiny_search_study, tmp_path)
-    args = ["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--widths", "0.35,0.5", "--json"]
+    args = ["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]),
+            "--baseline", "mobilenet_v2_0.35", "--baseline", "efficientnet_b0", "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["sources"] == {"mobilenet_v2_0.35": "study trial 0", "mobilenet_v2_0.5": "evaluated"}
-    cached = json.loads((info["runs_dir"] / "tiny" / "baselines" / "mobilenet_v2_0.5_r16" / "result.json").read_text())
+    assert out["sources"] == {"mobilenet_v2_0.35": "study trial 0", "efficientnet_b0": "evaluated"}
+    cached = json.loads((info["runs_dir"] / "tiny" / "baselines" / "efficientnet_b0_r16" / "result.json").read_text())
     assert cached["attrs"]["status"] == "complete" and cached["attrs"]["latency_ms"]["count"] >= 5
     assert cached["attrs"]["architecture"].startswith("in16x1-") and cached["attrs"]["architecture"].endswith("-cls10")
+    assert not (Path(tiny_search_study["runs_dir"]) / "tiny" / "baselines").exists()  # the copy was used
 
     rows = {r["model"]: r for r in out["rows"]}
-    points = {name: point_from_attrs(None, {**row, "accuracy_int8": row["accuracy_int8"],
-                                            "size_bytes": round(row["size_kb"] * 1024)}, label=name)
+    points = {name: point_from_attrs(None, {**row, "size_bytes": round(row["size_kb"] * 1024)}, label=name)
               for name, row in rows.items()}
     for name, row in rows.items():
         if row["kind"] != "reference":
@@ -158,11 +161,11 @@ def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> 
     start = time.perf_counter()
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["sources"]["mobilenet_v2_0.5"] == "cache" and time.perf_counter() - start < 20
+    assert again["sources"]["efficientnet_b0"] == "cache" and time.perf_counter() - start < 20
     assert again["rows"] == out["rows"]
 
-    assert main(["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--baseline", "efficientnet_b0"]) == 0
+    assert main(["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--widths", "0.35"]) == 0
     printed = capsys.readouterr().out
-    assert "efficientnet_b0: evaluated" in printed and "speed-up at equal-or-better accuracy" in printed
+    assert "mobilenet_v2_0.35: study trial 0" in printed and "speed-up at equal-or-better accuracy" in printed
     assert main(["compare", "--study", "tiny", "--runs-dir", str(info["runs_dir"]), "--baseline", "resnet_50"]) == 2
     assert "unknown baseline(s) resnet_50" in capsys.readouterr().err
