@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the most accurate front model with latency p50 <= this")
     pick.add_argument("--max-size-kb", type=float, default=None,
                       help="the most accurate front model with an int8 file <= this many KB")
-    budget = parser.add_argument_group("retraining (default: the study's training, 3x the epochs, full training split)")
+    budget = parser.add_argument_group("retraining (default: the study's training with 3x its epochs, at least 5, on the full training split)")
     budget.add_argument("--epochs", type=int, default=None, help="epochs of the export training")
     budget.add_argument("--lr", type=float, default=None, help="peak learning rate")
     budget.add_argument("--batch-size", type=int, default=None)

@@ -87,7 +87,7 @@ def render(card: Mapping[str, Any]) -> str:
         ]
     else:
         lines.append("- Not measured (profiling was skipped).")
-    lines += ["", "## Comparison with MobileNetV2", ""]
+    lines += ["", "## Comparison with MobileNetV2 (and other evaluated references)", ""]
     comparison: Sequence[str] = card.get("comparison") or ()
     if comparison:
         lines.append("At the search's proxy budget, with the same data, training and profiler (the study's own "

@@ -116,27 +116,43 @@ def select_model(
         )
 
     knee = knee_of(front, objectives)
+    on = knee_objectives(objectives)
+    trade_off = " vs ".join(on)
+    candidates = pareto_front(front, on)
     if len(front) == 1:
         why = f"the only model on the Pareto front over {', '.join(objectives)}"
-    elif len(front) == 2:
-        why = (f"a two-model Pareto front over {', '.join(objectives)} has no knee; the discovered model is "
-               "preferred to the reference" if any(p.baseline for p in front) and not knee.baseline else
-               f"a two-model Pareto front over {', '.join(objectives)} has no knee; the one nearer the ideal "
-               "point (normalised) is taken")
+    elif len(candidates) <= 2:
+        why = (f"the {trade_off} trade-off of the {len(front)}-model Pareto front has only "
+               f"{len(candidates)} model(s), so no knee; "
+               + ("the discovered model is preferred to the reference"
+                  if any(p.baseline for p in candidates) and not knee.baseline
+                  else "the one nearer the ideal point (normalised) is taken"))
     else:
-        why = (f"the knee of the {len(front)}-model Pareto front over {', '.join(objectives)} (farthest from "
-               "the line/plane through the extremes after normalising)")
+        why = (f"the knee of the {trade_off} trade-off on the {len(front)}-model Pareto front over "
+               f"{', '.join(objectives)} (farthest from the line through the extremes after normalising)")
     return Selection(knee, f"{_label(knee)}: {why} ({_metrics(knee)})", True)
 
 
-def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTIVES) -> ModelPoint:
-    """The knee point (:func:`nas.pareto.knee_index`) of a set of evaluated models.
+# The knee is a bicriteria notion (Deb & Gupta 2011); it is taken on the accuracy-latency trade-off
+# when both are objectives. With size as a third, min-max normalized objective the knee drifts to the
+# fastest model, because latency and size grow together and count twice.
+KNEE_OBJECTIVES = ("accuracy", "latency_ms_p50")
 
-    On a tie (always so on a two-model front, whose points both lie on the line through the
-    extremes) a discovered model is preferred to a reference architecture: the reference needs no
-    search to be had.
+
+def knee_objectives(objectives: Mapping[str, str]) -> dict[str, str]:
+    """The objectives the knee is computed on: accuracy and latency if both are active, else all."""
+    pair = {name: objectives[name] for name in KNEE_OBJECTIVES if name in objectives}
+    return pair if len(pair) == 2 else dict(objectives)
+
+
+def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTIVES) -> ModelPoint:
+    """The knee point (:func:`nas.pareto.knee_index`) of a set of evaluated models, on
+    :func:`knee_objectives`.
+
+    On a tie (always so when only two models are left, both extremes) a discovered model is
+    preferred to a reference architecture: the reference needs no search to be had.
     """
-    objectives = check_objectives(objectives)
-    index = pareto.knee_index(objective_matrix(front, objectives), list(objectives.values()),
+    on = knee_objectives(check_objectives(objectives))
+    index = pareto.knee_index(objective_matrix(front, on), list(on.values()),
                               tie_preference=[1.0 if p.baseline else 0.0 for p in front])
     return front[index]

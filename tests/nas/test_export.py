@@ -48,7 +48,7 @@ def test_select_knee_by_default() -> None:
     chosen = select_model(_points(), SelectionRequest())
     # front (2: 0.70/0.8 ms/40 KB, 1: 0.90/2 ms/150 KB, 5: 0.95/6 ms/500 KB): trial 1 is the bend
     assert chosen.point.trial_number == 1
-    assert chosen.reason.startswith("trial 1: the knee of the 3-model Pareto front")
+    assert chosen.reason.startswith("trial 1: the knee of the accuracy vs latency_ms_p50 trade-off on the 3-model")
     assert distinct(_points()) == _points()
 
 
@@ -141,4 +141,20 @@ def test_two_model_front_prefers_the_discovered_model() -> None:
     found = point_from_attrs(5, trial_attrs(5, 0.71, 0.067, 900_000, "complete"))
     chosen = select_model([reference, found], SelectionRequest())
     assert chosen.point.trial_number == 5
-    assert "two-model Pareto front" in chosen.reason and "discovered model is preferred" in chosen.reason
+    assert "so no knee" in chosen.reason and "discovered model is preferred" in chosen.reason
+
+
+def test_knee_is_taken_on_accuracy_and_latency() -> None:
+    """The demo's front: with size as a third normalized objective the fastest (least accurate)
+    model would win because size and latency grow together; the accuracy-latency knee is the bend."""
+    from nas.study_points import point_from_attrs
+
+    rows = [(0, 0.170, 0.045, 613_000), (1, 0.183, 0.081, 1_080_000), (5, 0.516, 0.098, 1_265_000),
+            (4, 0.588, 0.161, 2_221_000)]
+    points = [point_from_attrs(n, trial_attrs(n, a, lat, size, "complete")) for n, a, lat, size in rows]
+    chosen = select_model(points, SelectionRequest())
+    assert chosen.point.trial_number == 5
+    assert "knee of the accuracy vs latency_ms_p50 trade-off on the 4-model Pareto front" in chosen.reason
+    # with one objective pair only, the knee uses it
+    only = select_model(points, SelectionRequest(), {"accuracy": "maximize", "size_bytes": "minimize"})
+    assert only.point.trial_number == 5
