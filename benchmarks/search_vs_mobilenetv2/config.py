@@ -8,7 +8,7 @@
     search: {...}                 # any `nas search` config sections (nas/default_search.yaml)
     baselines: {widths: [...], resolutions: [...]}   # plus the search's own resolutions
     targets: {min_speedup: 2.5}
-    final: {remeasure_latency: true, test_batch_size: 256, hypervolume_reference: null}
+    final: {remeasure_latency: true, latency_repeats: 5, test_batch_size: 256, hypervolume_reference: null}
     output: {json: ..., png: ..., doc: ...}
 
 Everything that scales the benchmark (data fraction, epochs, resolutions, trials, profiler, Ray
@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "search": {},
     "baselines": {"widths": ["0.35", "0.5", "0.75", "1.0"], "resolutions": [32]},
     "targets": {"min_speedup": 2.5},
-    "final": {"remeasure_latency": True, "test_batch_size": 256, "hypervolume_reference": None},
+    "final": {"remeasure_latency": True, "latency_repeats": 5, "test_batch_size": 256, "hypervolume_reference": None},
     "output": {"json": None, "png": None, "doc": None},
 }
 # Search keys the benchmark sets itself, per study.
@@ -57,6 +57,7 @@ class BenchmarkConfig:
     baseline_resolutions: tuple[int, ...]
     min_speedup: float
     remeasure_latency: bool
+    latency_repeats: int
     test_batch_size: int
     hypervolume_reference: dict[str, float] | None
     json_path: Path
@@ -142,6 +143,7 @@ def load_benchmark_config(path: str | Path) -> BenchmarkConfig:
         baseline_resolutions=tuple(int(r) for r in tree["baselines"]["resolutions"]),
         min_speedup=float(min_speedup),
         remeasure_latency=bool(tree["final"]["remeasure_latency"]),
+        latency_repeats=_positive_int("final.latency_repeats", tree["final"]["latency_repeats"]),
         test_batch_size=_positive_int("final.test_batch_size", tree["final"]["test_batch_size"]),
         hypervolume_reference=tree["final"]["hypervolume_reference"],
         json_path=Path(out["json"] or f"benchmarks/results/{stem}.json"),

@@ -127,8 +127,14 @@ def hypervolume_check(hv: Mapping[str, float], *, searched: str = "searched", co
     met = value > other
     ratio = value / other if other > 0 else None
     detail = f"{searched} {value:.6g} vs {control} {other:.6g}" + (f" (ratio {ratio:.3f})" if ratio else "")
-    needs = None if met else (f"{other - value:.6g} more hypervolume: more trials or a larger NSGA-II "
-                              "population so selection can act beyond the random first generation")
+    if met:
+        needs = None
+    elif value == other:
+        needs = ("a front beyond the control's: both fronts hold the same models so far (NSGA-II's first "
+                 "generation is random); more generations are needed")
+    else:
+        needs = (f"{other - value:.6g} more hypervolume: more trials or a larger NSGA-II "
+                 "population so selection can act beyond the random first generation")
     return TargetCheck("hypervolume_vs_random", f"hypervolume of the {searched} front above the {control} front",
                        met, ratio, "ratio > 1", detail, needs)
 

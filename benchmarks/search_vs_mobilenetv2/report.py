@@ -72,6 +72,10 @@ def _num(value: float | None, fmt: str = ".3f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _range(values: Sequence[float] | None) -> str:
+    return "-" if not values else f"{min(values):.3f}-{max(values):.3f}"
+
+
 def markdown(results: Mapping[str, Any], *, png_name: str) -> str:
     """The results section: provenance, targets, hypervolumes, the table."""
     m, v = results["machine"], results["versions"]
@@ -90,7 +94,7 @@ def markdown(results: Mapping[str, Any], *, png_name: str) -> str:
         f"- Search space: `{json.dumps(search['search_space'])}`; objectives {', '.join(search['objectives'])}; "
         f"{results['n_trials']} trials per study (MobileNetV2 reference trial included)",
         f"- Profiler: `{json.dumps(results['final_measurement']['profiler'])}`",
-        f"- Final latency {'re-measured' if results['final_measurement']['latency_remeasured'] else 'from the search'}"
+        f"- Final latency {'re-measured at the end, median of the p50s of ' + str(results['final_measurement']['latency_repeats']) + ' rounds over all models in turn' if results['final_measurement']['latency_remeasured'] else 'from the search'}"
         f"; 1-min load before / after: {results['final_measurement']['load_before'][0]} / "
         f"{results['final_measurement']['load_after'][0]}",
         "",
@@ -117,12 +121,13 @@ def markdown(results: Mapping[str, Any], *, png_name: str) -> str:
         lines.append(f"| {name} | {', '.join(block['objectives'])} | {ref} | {hv['searched']:.6g} | "
                      f"{hv['random']:.6g} | {hv['mobilenet_v2']:.6g} |")
     lines += ["", "### Front models and MobileNetV2 points (int8, test split)", "",
-              "| kind | model | test acc | val acc | latency p50 (ms) | search-time p50 (ms) | size (KB) | MACs (M) "
-              "| params (k) |", "|---|---|---|---|---|---|---|---|---|"]
+              "| kind | model | test acc | val acc | latency p50 (ms) | p50 range over rounds (ms) | search-time p50 (ms) "
+              "| size (KB) | MACs (M) | params (k) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
         lines.append(
             f"| {r['kind']} | {r['model']} | {_pct(r['accuracy_int8_test'])} | {_pct(r['accuracy_int8_val'])} | "
-            f"{_num(r['latency_ms_p50'])} | {_num(r['latency_ms_p50_search'])} | {r['size_bytes'] / 1024:.1f} | "
+            f"{_num(r['latency_ms_p50'])} | {_range(r.get('latency_ms_p50_each_round'))} | "
+            f"{_num(r['latency_ms_p50_search'])} | {r['size_bytes'] / 1024:.1f} | "
             f"{_num(r['macs'] / 1e6, '.2f')} | {_num(r['params'] / 1e3, '.1f')} |")
     lines += ["", "Architectures of the front models:", ""]
     for r in results["rows"]:

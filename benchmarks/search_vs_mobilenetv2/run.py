@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from benchmarks.search_vs_mobilenetv2 import logic
@@ -62,10 +63,17 @@ def run_searches(bench: BenchmarkConfig) -> None:
     MobileNetV2 grid is evaluated after the first round."""
     from nas.search import run_search
 
+    from nas.study import StudyError, count_done
+
     target = 0
     while target < bench.n_trials:
         target = min(bench.n_trials, target + bench.round_trials)
         for strategy in (bench.searched_strategy, bench.control_strategy):
+            try:  # a resumed run skips rounds already done without rebuilding the evaluator
+                if count_done(open_bench_study(bench, strategy).get_trials(deepcopy=False)) >= target:
+                    continue
+            except StudyError:
+                pass
             start = time.perf_counter()
             summary = run_search(search_config(bench, strategy, target), progress="json", stream=sys.stdout)
             logger.info("%s: %d/%d trials done (round target %d, %.0f s, load %s)", summary.study_name,
@@ -161,22 +169,51 @@ class FinalEvaluator:
         result = self._profiler.measure(path, **self.search_cfg.profiler.measure_kwargs())
         return {"latency_ms": result["latency_ms"], "load_1min": _load()[0]}
 
-    def final_point(self, point: Any, *, remeasure: bool) -> Any:
-        """``point`` with test accuracy and (re-measured) latency; validation numbers kept in ``extra``."""
+    def test_point(self, point: Any) -> Any:
+        """``point`` with its test accuracy; the validation accuracy and search-time latency kept in ``extra``."""
         test = self.test_accuracy(point)
         extra = dict(point.extra) | {"accuracy_val": point.accuracy, "latency_ms_p50_search": point.latency_ms_p50,
                                      "test": test}
-        latency = point.latency_ms_p50
-        if remeasure:
-            try:
-                measured = self.latency(point)
-            except Exception as exc:  # ProfilerError or a client error: keep the search-time number, say so
-                logger.warning("%s: latency re-measurement failed (%s); the search-time p50 is kept", point.label, exc)
-                extra["latency_remeasure_error"] = str(exc)
-            else:
-                extra["latency_remeasured"] = measured
-                latency = measured["latency_ms"]["p50"]
-        return dataclasses.replace(point, accuracy=test["accuracy"], latency_ms_p50=latency, extra=extra)
+        return dataclasses.replace(point, accuracy=test["accuracy"], extra=extra)
+
+    def remeasure(self, sets: dict[str, list[Any]], repeats: int) -> dict[str, list[Any]]:
+        """Latency of every architecture again, same profiler settings, ``repeats`` rounds in turn over
+        all of them (a burst of load then hits every model alike); the p50 shown is the median of the
+        rounds' p50s. Int8 latency depends on the graph, not the weights, so an architecture found by
+        both studies is measured once and gets one number (else noise alone would separate them).
+        A model whose every measurement fails keeps its search-time number, flagged."""
+        by_arch: dict[str, Any] = {}
+        for points in sets.values():
+            for point in points:
+                by_arch.setdefault(point.architecture, point)
+        samples: dict[str, list[dict[str, Any]]] = {arch: [] for arch in by_arch}
+        errors: dict[str, str] = {}
+        for round_index in range(repeats):
+            for arch, point in by_arch.items():
+                try:
+                    samples[arch].append(self.latency(point))
+                except Exception as exc:  # ProfilerError or a client error: recorded, the table goes on
+                    errors[arch] = str(exc)
+                    logger.warning("%s: latency re-measurement failed (%s)", point.label, exc)
+            logger.info("latency round %d/%d over %d architectures done (load %s)", round_index + 1, repeats,
+                        len(by_arch), _load())
+        out: dict[str, list[Any]] = {}
+        for kind, points in sets.items():
+            out[kind] = []
+            for point in points:
+                measured = samples[point.architecture]
+                if not measured:
+                    out[kind].append(dataclasses.replace(point, extra=dict(point.extra) | {
+                        "latency_remeasure_error": errors.get(point.architecture, "not measured")}))
+                    continue
+                p50s = sorted(m["latency_ms"]["p50"] for m in measured)
+                median = float(np.median(p50s))
+                record = {"p50_each_ms": p50s, "p50_median_ms": median, "runs_each": measured[0]["latency_ms"]["count"],
+                          "load_1min": [m["load_1min"] for m in measured],
+                          "measured_file": str(by_arch[point.architecture].extra["artifacts"]["tflite_int8"])}
+                out[kind].append(dataclasses.replace(point, latency_ms_p50=median,
+                                                     extra=dict(point.extra) | {"latency_remeasured": record}))
+        return out
 
 
 # ---- record ------------------------------------------------------------------------------------
@@ -269,8 +306,9 @@ def point_row(point: Any, kind: str) -> dict[str, Any]:
         "accuracy_int8_val": point.extra.get("accuracy_val"),
         "latency_ms_p50": point.latency_ms_p50,
         "latency_ms_p50_search": point.extra.get("latency_ms_p50_search"),
-        "latency_ms": remeasured.get("latency_ms"),
+        "latency_ms_p50_each_round": remeasured.get("p50_each_ms"),
         "load_1min_at_measure": remeasured.get("load_1min"),
+        "latency_remeasure_error": point.extra.get("latency_remeasure_error"),
         "size_bytes": point.size_bytes,
         "params": point.params,
         "macs": point.macs,
@@ -303,9 +341,11 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
     cfg = search_config(bench, bench.searched_strategy, bench.n_trials)
     final = FinalEvaluator(bench, cfg)
     load_before = _load()
-    test_sets = {name: [final.final_point(p, remeasure=remeasure) for p in points]
+    test_sets = {name: [final.test_point(p) for p in points]
                  for name, points in (("searched", fronts_val["searched"]), ("random", fronts_val["random"]),
                                       ("mobilenet_v2", grid))}
+    if remeasure:
+        test_sets = final.remeasure(test_sets, bench.latency_repeats)
     load_after = _load()
     val_sets = {"searched": fronts_val["searched"], "random": fronts_val["random"], "mobilenet_v2": grid}
 
@@ -355,7 +395,8 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
         "dominance_accuracy_latency": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"],
                                                       logic.ACCURACY_LATENCY),
         "dominance_3d": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"], dict(OBJECTIVES)),
-        "final_measurement": {"latency_remeasured": remeasure, "load_before": load_before, "load_after": load_after,
+        "final_measurement": {"latency_remeasured": remeasure, "latency_repeats": bench.latency_repeats if remeasure else 0,
+                              "load_before": load_before, "load_after": load_after,
                               "profiler": search_dict["profiler"] | {"token": None}},
         "_points": test_sets,
     }

@@ -133,3 +133,41 @@ def test_doc_section_is_replaced_and_the_text_around_it_kept(tmp_path: Path) -> 
     text = doc.read_text()
     assert "intro written by hand" in text and "notes after" in text
     assert "second" in text and "first" not in text and text.count(START) == 1
+
+
+class _FakeProfiler:
+    """Returns a scripted p50 per file, one per call, like ``LocalProfiler.measure``'s result."""
+
+    def __init__(self, p50s: dict[str, list[float]]) -> None:
+        self.p50s = {k: list(v) for k, v in p50s.items()}
+        self.calls: list[str] = []
+
+    def measure(self, path, **params):
+        self.calls.append(Path(path).name)
+        if Path(path).name == "broken.tflite":
+            raise RuntimeError("crashed")
+        return {"latency_ms": {"p50": self.p50s[Path(path).name].pop(0), "count": params["runs"]}}
+
+
+def test_remeasure_takes_the_median_of_rounds_and_one_number_per_architecture() -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.search_vs_mobilenetv2.run import FinalEvaluator
+
+    def trained(label: str, arch: str, file: str) -> ModelPoint:
+        return ModelPoint(label=label, architecture=arch, accuracy=0.8, latency_ms_p50=9.0, size_bytes=1,
+                          extra={"artifacts": {"tflite_int8": f"/nowhere/{file}"}})
+
+    final = FinalEvaluator.__new__(FinalEvaluator)  # no study, dataset or cache needed for latency
+    final.search_cfg = SimpleNamespace(profiler=SimpleNamespace(measure_kwargs=lambda: {"threads": 1, "runs": 50}))
+    final._profiler = _FakeProfiler({"a.tflite": [3.0, 1.0, 2.0], "m.tflite": [5.0, 5.0, 8.0]})
+    sets = {"searched": [trained("s", "arch-a", "a.tflite")], "random": [trained("r", "arch-a", "a-copy.tflite")],
+            "mobilenet_v2": [trained("m", "arch-m", "m.tflite"), trained("x", "arch-x", "broken.tflite")]}
+    out = final.remeasure(sets, repeats=3)
+    # one file per architecture, rounds in turn over all of them
+    assert final._profiler.calls == ["a.tflite", "m.tflite", "broken.tflite"] * 3
+    assert out["searched"][0].latency_ms_p50 == out["random"][0].latency_ms_p50 == 2.0
+    assert out["searched"][0].extra["latency_remeasured"]["p50_each_ms"] == [1.0, 2.0, 3.0]
+    assert out["mobilenet_v2"][0].latency_ms_p50 == 5.0
+    broken = out["mobilenet_v2"][1]
+    assert broken.latency_ms_p50 == 9.0 and "crashed" in broken.extra["latency_remeasure_error"]
