@@ -159,3 +159,17 @@ def dominance(searched: Sequence[ModelPoint], references: Sequence[ModelPoint],
     """Reference label -> labels of the searched nets that dominate it under ``objectives``."""
     return {ref.label: [p.label for p in compare_to_reference(searched, ref, objectives).dominated_by]
             for ref in references}
+
+
+def hypervolume_by_trials(discovered: Mapping[str, Sequence[ModelPoint]], checkpoints: Sequence[int],
+                          reference: Sequence[float], objectives: Mapping[str, str] = OBJECTIVES) -> list[dict[str, Any]]:
+    """Hypervolume of each study's front over its first ``n`` trials (``trial_number < n``), for every
+    checkpoint ``n``: how the searched and control fronts grow with the trial budget."""
+    rows = []
+    for n in checkpoints:
+        firsts = {name: [p for p in points if p.trial_number is not None and p.trial_number < n]
+                  for name, points in discovered.items()}
+        fronts = {name: front_of(points, objectives) for name, points in firsts.items()}
+        rows.append({"trials": int(n), "hypervolume": hypervolumes(fronts, reference, objectives),
+                     "front_size": {name: len(front) for name, front in fronts.items()}})
+    return rows

@@ -120,6 +120,14 @@ def markdown(results: Mapping[str, Any], *, png_name: str) -> str:
         hv = block["hypervolume"]
         lines.append(f"| {name} | {', '.join(block['objectives'])} | {ref} | {hv['searched']:.6g} | "
                      f"{hv['random']:.6g} | {hv['mobilenet_v2']:.6g} |")
+    lines += ["", "Validation hypervolume (three objectives, search-time latency, reference of the validation row) "
+              "of each study's front over its first n trials:", "",
+              "| trials | searched | random | ratio | front sizes (searched / random) |", "|---|---|---|---|---|"]
+    for row in results["hypervolume_by_trials_validation_3d"]:
+        hv, sizes = row["hypervolume"], row["front_size"]
+        ratio = hv["searched"] / hv["random"] if hv["random"] > 0 else None
+        lines.append(f"| {row['trials']} | {hv['searched']:.6g} | {hv['random']:.6g} | {_num(ratio)} | "
+                     f"{sizes['searched']} / {sizes['random']} |")
     lines += ["", "### Front models and MobileNetV2 points (int8, test split)", "",
               "| kind | model | test acc | val acc | latency p50 (ms) | p50 range over rounds (ms) | search-time p50 (ms) "
               "| size (KB) | MACs (M) | params (k) |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -330,10 +330,10 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
     searched_study = open_bench_study(bench, bench.searched_strategy)
     control_study = open_bench_study(bench, bench.control_strategy)
     objectives = study_objectives(searched_study)
-    fronts_val = {}
+    fronts_val, discovered = {}, {}
     for key, study in (("searched", searched_study), ("random", control_study)):
-        discovered = [p for p in distinct(study_points(study)) if not p.baseline]
-        fronts_val[key] = _relabel(logic.front_of(discovered, objectives), key)
+        discovered[key] = [p for p in distinct(study_points(study)) if not p.baseline]
+        fronts_val[key] = _relabel(logic.front_of(discovered[key], objectives), key)
     grid = mobilenet_grid(bench, searched_study, evaluate_missing=not report_only)
     multi_res = len({Architecture.from_string(p.architecture).resolution for p in grid}) > 1
     grid = [dataclasses.replace(p, label=p.baseline + (f"@{Architecture.from_string(p.architecture).resolution}px"
@@ -362,6 +362,9 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
                                           [configured[k] for k in logic.ACCURACY_LATENCY] if configured else None),
         "validation_3d": hv_block(val_sets, dict(OBJECTIVES), None),
     }
+    checkpoints = sorted({*range(bench.round_trials, bench.n_trials + 1, bench.round_trials), bench.n_trials})
+    hv_by_trials = logic.hypervolume_by_trials(discovered, checkpoints,
+                                               list(hv["validation_3d"]["reference"].values()), dict(OBJECTIVES))
     checks = []
     if test_sets["searched"] and grid:
         for resolution in bench.search_resolutions():
@@ -391,6 +394,7 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
         "studies": records,
         "rows": rows,
         "hypervolume": hv,
+        "hypervolume_by_trials_validation_3d": hv_by_trials,
         "targets": checks,
         "dominance_accuracy_latency": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"],
                                                       logic.ACCURACY_LATENCY),

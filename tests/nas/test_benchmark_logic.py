@@ -171,3 +171,16 @@ def test_remeasure_takes_the_median_of_rounds_and_one_number_per_architecture() 
     assert out["mobilenet_v2"][0].latency_ms_p50 == 5.0
     broken = out["mobilenet_v2"][1]
     assert broken.latency_ms_p50 == 9.0 and "crashed" in broken.extra["latency_remeasure_error"]
+
+
+def test_hypervolume_by_trials_counts_only_the_first_n_trials() -> None:
+    def trial(n: int, acc: float, lat: float) -> ModelPoint:
+        return ModelPoint(label=f"t{n}", architecture=f"a{n}", accuracy=acc, latency_ms_p50=lat, size_bytes=1,
+                          trial_number=n)
+
+    studies = {"searched": [trial(1, 0.5, 1.0), trial(5, 0.9, 1.0)], "random": [trial(1, 0.5, 1.0)]}
+    rows = logic.hypervolume_by_trials(studies, [2, 6], [0.0, 2.0], logic.ACCURACY_LATENCY)
+    assert [r["trials"] for r in rows] == [2, 6]
+    assert rows[0]["hypervolume"] == pytest.approx({"searched": 0.5, "random": 0.5})
+    assert rows[1]["hypervolume"] == pytest.approx({"searched": 0.9, "random": 0.5})
+    assert rows[1]["front_size"] == {"searched": 1, "random": 1}  # trial 5 dominates trial 1
