@@ -123,7 +123,7 @@ def settings_for_fingerprint(config_dict: Mapping[str, Any], architecture: str) 
         "architecture": architecture,
         "dataset": config_dict.get("dataset"),
         "training": config_dict.get("training"),
-        "profiler": {k: v for k, v in (config_dict.get("profiler") or {}).items() if k != "token"},
+        "profiler": {k: v for k, v in (config_dict.get("profiler") or {}).items() if k != "token_file"},
     }
 
 

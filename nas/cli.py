@@ -29,12 +29,14 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nas",
+        allow_abbrev=False,
         description="Hardware-aware NAS for int8 TFLite models on a Raspberry Pi.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, module_name, help_text in SUBCOMMANDS:
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        # No abbreviations: `--profiler.token` must not silently mean `--profiler.token_file`.
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         sub_parser.set_defaults(_module=module_name)
         module = importlib.import_module(module_name)
         module.add_arguments(sub_parser)

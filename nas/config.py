@@ -30,6 +30,25 @@ class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names the key and what is allowed."""
 
 
+PROFILER_TOKEN_ENV = "EDGE_PROFILER_TOKEN"
+
+
+def read_profiler_token(token_file: str | None) -> str | None:
+    """The bearer token for the profiler agents: from ``token_file``, else ``$EDGE_PROFILER_TOKEN``."""
+    import os
+
+    if token_file:
+        path = Path(token_file).expanduser()
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"profiler.token_file: cannot read {path}: {exc.strerror or exc}") from exc
+        if not token:
+            raise ConfigError(f"profiler.token_file: {path} is empty")
+        return token
+    return os.environ.get(PROFILER_TOKEN_ENV) or None
+
+
 @dataclasses.dataclass(frozen=True)
 class StudySettings:
     name: str
@@ -79,12 +98,19 @@ class StrategySettings:
 class ProfilerSettings:
     kind: str
     urls: tuple[str, ...]
-    token: str | None
+    token_file: str | None
     threads: int
     warmup_runs: int
     runs: int
     min_seconds: float
     use_xnnpack: bool
+
+    def read_token(self) -> str | None:
+        """The agents' bearer token from ``token_file``, else ``$EDGE_PROFILER_TOKEN``, else None.
+
+        The token itself is never part of the configuration: the study records its configuration.
+        """
+        return read_profiler_token(self.token_file)
 
     def measure_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``edge_profiler.client.*Profiler.measure``."""
@@ -240,7 +266,11 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _unknown_key_message(dotted: str, node: Mapping[str, Any], prefix: str) -> str:
     allowed = ", ".join(f"{prefix}{k}" for k in node)
-    return f"unknown config key {dotted!r}; allowed keys here: {allowed}"
+    message = f"unknown config key {dotted!r}; allowed keys here: {allowed}"
+    if dotted == "profiler.token":
+        message += (f" (the study records its config, so the token itself is not a key: put it in a file named by "
+                    f"profiler.token_file, or in ${PROFILER_TOKEN_ENV})")
+    return message
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -364,7 +394,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     profiler = ProfilerSettings(
         kind=_choice("profiler.kind", p["kind"], PROFILER_KINDS),
         urls=tuple(urls),
-        token=_string("profiler.token", p["token"], optional=True),
+        token_file=_string("profiler.token_file", p["token_file"], optional=True),
         threads=_number("profiler.threads", p["threads"], integer=True, minimum=1),
         warmup_runs=_number("profiler.warmup_runs", p["warmup_runs"], integer=True, minimum=0),
         runs=_number("profiler.runs", p["runs"], integer=True, minimum=1),

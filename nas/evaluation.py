@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from nas.config import ConfigError, SearchConfig, build_dataclass
+from nas.config import ConfigError, ProfilerSettings, SearchConfig, build_dataclass, read_profiler_token
 from nas.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
 
 logger = logging.getLogger(__name__)
@@ -27,11 +27,20 @@ _PROFILER_KEYS = ("measured_by", "runtime", "params", "throttled", "cached", "in
                   "peak_memory_mb", "model_sha256", "model_size_bytes")
 
 
-def make_profiler(config: SearchConfig) -> Any:
+def make_profiler(profiler: ProfilerSettings | Mapping[str, Any]) -> Any:
+    """The profiler a study uses: ``LocalProfiler``, or a ``RemoteProfiler`` pool over its agents.
+
+    Takes the ``profiler`` settings, or their recorded dict form (``nas export`` reads them from the study).
+    The token is read from ``token_file`` or ``$EDGE_PROFILER_TOKEN`` here, never from the record.
+    """
     from edge_profiler.client import LocalProfiler, RemoteProfiler
 
-    if config.profiler.kind == "remote":
-        return RemoteProfiler(list(config.profiler.urls), token=config.profiler.token)
+    settings = dict(profiler) if isinstance(profiler, Mapping) else dataclasses.asdict(profiler)
+    if settings.get("kind", "local") == "remote":
+        urls = list(settings.get("urls") or [])
+        if not urls:
+            raise ConfigError("profiler.urls: profiler.kind 'remote' needs at least one agent URL")
+        return RemoteProfiler(urls, token=read_profiler_token(settings.get("token_file")))
     return LocalProfiler()
 
 
@@ -56,7 +65,7 @@ class EvaluatorAdapter:
             raise ConfigError(f"dataset: {exc}") from None
         train_cfg = build_dataclass(TrainConfig, config.training, "training")
         try:
-            profiler = make_profiler(config)
+            profiler = make_profiler(config.profiler)
         except ValueError as exc:
             raise ConfigError(f"profiler: {exc}") from None
         params = config.profiler.measure_kwargs()

@@ -78,18 +78,6 @@ def export_training_config(search_training: Mapping[str, Any], settings: ExportS
     return fields
 
 
-def make_profiler(profiler_config: Mapping[str, Any]):
-    """The study's profiler (``profiler`` section of its config): local, or the remote agents."""
-    from edge_profiler.client import LocalProfiler, RemoteProfiler
-
-    if profiler_config.get("kind", "local") == "remote":
-        urls = profiler_config.get("urls") or []
-        if not urls:
-            raise ExportError("the study used a remote profiler but its config lists no agent urls")
-        return RemoteProfiler(urls, token=profiler_config.get("token"))
-    return LocalProfiler()
-
-
 def _measure_kwargs(profiler_config: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("threads", "warmup_runs", "runs", "min_seconds", "use_xnnpack")
     return {k: profiler_config[k] for k in keys if profiler_config.get(k) is not None}
@@ -202,11 +190,14 @@ def export_model(
     latency: dict[str, Any] | None = None
     latency_note = "profiling skipped (--no-profile)"
     if settings.profile:
+        from nas.config import ConfigError
+        from nas.evaluation import make_profiler
+
         t0 = time.perf_counter()
         try:
             latency = make_profiler(profiler_config).measure(model_path, **_measure_kwargs(profiler_config))
             latency_note = f"measured by {latency.get('measured_by')}"
-        except ProfilerError as exc:
+        except (ProfilerError, ConfigError) as exc:
             latency_note = f"not measured: {exc}"
             logger.warning("latency of the exported model not measured: %s", exc)
         timings["profile"] = time.perf_counter() - t0

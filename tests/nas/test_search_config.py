@@ -109,3 +109,33 @@ def test_concurrency_is_bounded_by_the_profiler_agents():
     assert load_config(overrides={**remote, "backend.max_concurrent": 8}).max_concurrent_trials == 3
     assert load_config(overrides={**remote, "backend.max_concurrent": 2}).max_concurrent_trials == 2
     assert load_config(overrides={"backend.max_concurrent": 4}).max_concurrent_trials == 1  # one local profiler
+
+
+def test_the_token_is_never_part_of_the_recorded_config(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="profiler.token_file.*EDGE_PROFILER_TOKEN"):
+        load_config(overrides=[("profiler.token", "s3cret-s3cret-s3cret")])
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-s3cret-s3cret\n")
+    config = load_config(overrides=[("profiler.token_file", str(token_file))])
+    assert "s3cret" not in repr(config.as_dict())
+    assert config.profiler.read_token() == "s3cret-s3cret-s3cret"
+
+    monkeypatch.setenv("EDGE_PROFILER_TOKEN", "from-the-environment")
+    assert load_config().profiler.read_token() == "from-the-environment"
+    missing = load_config(overrides=[("profiler.token_file", str(tmp_path / "absent"))])
+    with pytest.raises(ConfigError, match="profiler.token_file: cannot read"):
+        missing.profiler.read_token()
+    with pytest.raises(SystemExit):
+        main(["search", "--profiler.token", "abc"])  # no abbreviation of --profiler.token_file
+
+
+def test_remote_profiler_gets_the_token_from_its_file(tmp_path):
+    from nas.evaluation import make_profiler
+
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-s3cret-s3cret")
+    config = load_config(overrides=[("profiler.kind", "remote"), ("profiler.urls", "http://127.0.0.1:9"),
+                                    ("profiler.token_file", str(token_file))])
+    for settings in (config.profiler, config.as_dict()["profiler"]):
+        profiler = make_profiler(settings)
+        assert profiler._token == "s3cret-s3cret-s3cret"
