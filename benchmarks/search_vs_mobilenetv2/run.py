@@ -164,7 +164,7 @@ class FinalEvaluator:
         from nas.evaluation import make_profiler
 
         if self._profiler is None:
-            self._profiler = make_profiler(self.search_cfg)
+            self._profiler = make_profiler(self.search_cfg.profiler)
         path = Path(point.extra["artifacts"]["tflite_int8"])
         result = self._profiler.measure(path, **self.search_cfg.profiler.measure_kwargs())
         return {"latency_ms": result["latency_ms"], "load_1min": _load()[0]}
@@ -401,7 +401,7 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
         "dominance_3d": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"], dict(OBJECTIVES)),
         "final_measurement": {"latency_remeasured": remeasure, "latency_repeats": bench.latency_repeats if remeasure else 0,
                               "load_before": load_before, "load_after": load_after,
-                              "profiler": search_dict["profiler"] | {"token": None}},
+                              "profiler": {k: v for k, v in search_dict["profiler"].items() if k != "token"}},
         "_points": test_sets,
     }
 
