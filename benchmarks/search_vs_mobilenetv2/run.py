@@ -84,9 +84,23 @@ def run_searches(bench: BenchmarkConfig) -> None:
 
 
 def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
-    from nas.study import open_study
+    """One of the benchmark's studies. A study recorded by an older `nas` whose stored config the
+    current ``nas.config.build_config`` rejects (a renamed key) gets the same settings re-recorded in
+    the current schema, so ``nas.baselines_eval`` can read it."""
+    from nas.config import ConfigError, build_config
+    from nas.study import STUDY_ATTR_CONFIG, open_study
 
-    return open_study(bench.study_name(strategy), None, bench.runs_dir)
+    study = open_study(bench.study_name(strategy), None, bench.runs_dir)
+    stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
+    if stored:
+        try:
+            build_config(stored)
+        except (ConfigError, KeyError) as exc:
+            current = search_config(bench, strategy, bench.n_trials).as_dict()
+            logger.warning("%s: stored config is in an older schema (%s); re-recording the benchmark's settings",
+                           study.study_name, exc)
+            study.set_user_attr(STUDY_ATTR_CONFIG, current)
+    return study
 
 
 # ---- phase 2: the MobileNetV2 grid -------------------------------------------------------------
