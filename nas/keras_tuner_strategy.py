@@ -44,25 +44,10 @@ ATTR_KT_TRIAL_ID = "keras_tuner_trial_id"
 
 
 def import_keras_tuner() -> Any:
-    """``keras_tuner`` bound to tf_keras (Keras 2), never to Keras 3."""
-    if "keras_tuner" in sys.modules:
-        return sys.modules["keras_tuner"]
-    from search_spaces.keras_backend import keras
+    """``keras_tuner`` bound to tf_keras; see :func:`search_spaces.keras_backend.import_keras_tuner`."""
+    from search_spaces.keras_backend import import_keras_tuner as bind
 
-    saved = sys.modules.get("keras")
-    sys.modules["keras"] = keras
-    try:
-        import keras_tuner
-    finally:
-        if saved is None:
-            sys.modules.pop("keras", None)
-        else:
-            sys.modules["keras"] = saved
-    from keras_tuner.src.backend import config as kt_backend
-
-    if kt_backend.multi_backend():
-        raise ImportError("keras_tuner was bound to Keras 3; import nas.keras_tuner_strategy before keras_tuner")
-    return keras_tuner
+    return bind()
 
 
 def make_tuner_classes(kt: Any) -> tuple[type, type]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import itertools
 import random
 
-import keras_tuner
 import numpy as np
 import optuna
 import pytest
 
 from search_spaces import Architecture, get_baseline
+from search_spaces.keras_backend import import_keras_tuner
 from search_spaces.space import SearchSpace, SearchSpaceError
+
+keras_tuner = import_keras_tuner()
 
 TINY_YAML = """
 name: tiny
