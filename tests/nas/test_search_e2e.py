@@ -81,3 +81,20 @@ def test_missing_dataset_stops_with_the_resume_command(tmp_path, capsys):
     assert code == 1
     assert "stopped: dataset" in err and str(missing) in err
     assert "resume with: nas search" in err and "--resume" in err
+
+
+def test_study_is_readable_by_the_optuna_cli(tiny_search_study):
+    """The record is a plain Optuna study: the `optuna` CLI reads it with no extra steps."""
+    import json
+    import subprocess
+    import sys
+
+    optuna_cli = Path(sys.executable).with_name("optuna")
+    completed = subprocess.run(
+        [str(optuna_cli), "trials", "--study-name", tiny_search_study["study"],
+         "--storage", tiny_search_study["storage"], "-f", "json"],
+        capture_output=True, text=True, timeout=120, check=True)
+    trials = json.loads(completed.stdout)
+    assert len(trials) == 4
+    assert trials[0]["user_attrs"]["is_reference"] is True
+    assert all("architecture" in t["user_attrs"] for t in trials)
