@@ -316,6 +316,12 @@ def _bool(key: str, value: Any) -> bool:
 def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     """Validate a merged config dict and freeze it into a :class:`SearchConfig`."""
     t = copy.deepcopy(dict(tree))
+    profiler_section = t.get("profiler")
+    if isinstance(profiler_section, dict) and "token" in profiler_section:
+        # Studies recorded before `profiler.token_file` held the token itself; user input never reaches
+        # here with that key (see _unknown_key_message), so this is an old record: forget the secret.
+        profiler_section.pop("token")
+        profiler_section.setdefault("token_file", None)
     study_name = _string("study.name", t["study"]["name"])
     if "/" in study_name or study_name in (".", ".."):
         raise ConfigError(f"study.name: {study_name!r} must be a plain folder name without '/'")

@@ -139,3 +139,14 @@ def test_remote_profiler_gets_the_token_from_its_file(tmp_path):
     for settings in (config.profiler, config.as_dict()["profiler"]):
         profiler = make_profiler(settings)
         assert profiler._token == "s3cret-s3cret-s3cret"
+
+
+def test_config_recorded_with_the_old_token_key_still_loads():
+    from nas.config import build_config
+
+    recorded = load_config().as_dict()
+    recorded["profiler"].pop("token_file")
+    recorded["profiler"]["token"] = None
+    config = build_config(recorded)
+    assert config.profiler.token_file is None
+    assert "token" not in config.as_dict()["profiler"]
