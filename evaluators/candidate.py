@@ -57,22 +57,11 @@ def _default_profiler() -> Any:
     return LocalProfiler()
 
 
-@dataclasses.dataclass
-class CheapResult:
-    """Size and latency of the untrained int8 model. ``latency`` is the profiler's whole result."""
+class _RecordMixin:
+    """What both result records share: status, the p50 of the profiler's result, the JSON form."""
 
-    architecture: str
-    status: str = "ok"
-    failure_reason: str | None = None
-    failure_stage: str | None = None
-    profiler_error_kind: str | None = None
-    size_bytes: int | None = None
-    latency: dict[str, Any] | None = None
-    params: int | None = None
-    macs: int | None = None
-    timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
-    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    status: str
+    latency: dict[str, Any] | None
 
     @property
     def ok(self) -> bool:
@@ -89,7 +78,26 @@ class CheapResult:
 
 
 @dataclasses.dataclass
-class CandidateResult:
+class CheapResult(_RecordMixin):
+    """Size and latency of the untrained int8 model. ``latency`` is the profiler's whole result."""
+
+    architecture: str
+    status: str = "ok"
+    failure_reason: str | None = None
+    failure_stage: str | None = None
+    profiler_error_kind: str | None = None
+    size_bytes: int | None = None
+    latency: dict[str, Any] | None = None
+    params: int | None = None
+    macs: int | None = None
+    timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+
+@dataclasses.dataclass
+class CandidateResult(_RecordMixin):
     """Everything measured for one trained candidate (JSON-ready through :meth:`to_dict`).
 
     ``accuracy_int8`` is the deployed int8 model's accuracy through the LiteRT interpreter;
@@ -116,18 +124,6 @@ class CandidateResult:
     dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def latency_ms_p50(self) -> float | None:
-        return (self.latency or {}).get("latency_ms", {}).get("p50")
-
-    def to_dict(self) -> dict[str, Any]:
-        record = _json_safe(dataclasses.asdict(self))
-        record["latency_ms_p50"] = self.latency_ms_p50
-        return record
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
