@@ -50,25 +50,14 @@ DEFAULT_MODELS = (("mobilenet_v2_0.35_96", 0.35, 96), ("mobilenet_v2_1.0_224", 1
 
 def convert_mobilenet_v2(alpha: float, resolution: int) -> bytes:
     """Full-int8 MobileNetV2 (random weights; latency does not depend on them)."""
-    import numpy as np
-
-    from search_spaces.keras_backend import keras, tf
+    from search_spaces.keras_backend import keras
 
     model = keras.applications.MobileNetV2(input_shape=(resolution, resolution, 3), alpha=alpha, weights=None,
                                            classes=10)
 
-    def representative() -> Any:
-        generator = np.random.default_rng(0)
-        for _ in range(4):
-            yield [generator.uniform(-1, 1, (1, resolution, resolution, 3)).astype(np.float32)]
+    from evaluators import convert
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    return convert(model, "int8", calibration="random", calibration_samples=4).tflite_bytes
 
 
 def ensure_models(models_dir: Path) -> list[Path]:

@@ -9,7 +9,7 @@ import numpy as np
 
 def tiny_int8_model() -> bytes:
     """Conv - depthwise - pointwise - pool - dense, fully int8 (input and output), 32x32x3."""
-    from search_spaces.keras_backend import keras, tf
+    from search_spaces.keras_backend import keras
 
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
@@ -19,18 +19,9 @@ def tiny_int8_model() -> bytes:
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
 
-    def representative() -> object:
-        generator = np.random.default_rng(0)
-        for _ in range(8):
-            yield [generator.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)]
+    from evaluators import convert
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    return convert(model, "int8", calibration="random", calibration_samples=8).tflite_bytes
 
 
 def with_input_shape(model: bytes, shape: Sequence[int]) -> bytes:

@@ -27,7 +27,7 @@ FRAME_COLORS_BGR = [(0, 0, 230)] * 5 + [(230, 0, 0)] * 5
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny int8 TFLite model (converted once: the converter costs seconds) and its sidecar."""
-    from search_spaces.keras_backend import keras, tf
+    from search_spaces.keras_backend import keras
 
     inputs = keras.Input((RESOLUTION, RESOLUTION, 3))
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)
@@ -36,20 +36,15 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # logit(red) = 6 (R - B), logit(blue) = 6 (B - R) on the normalized RGB channel means.
     dense.set_weights([np.array([[6.0, -6.0], [0.0, 0.0], [-6.0, 6.0]], np.float32), np.zeros(2, np.float32)])
 
-    def representative() -> object:
-        rng = np.random.default_rng(0)
-        for _ in range(32):  # flat colours, so that the pooled means cover [-1, 1]
-            color = rng.uniform(-1, 1, (1, 1, 1, 3))
-            yield [np.broadcast_to(color, (1, RESOLUTION, RESOLUTION, 3)).astype(np.float32)]
+    from evaluators import convert
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    rng = np.random.default_rng(0)
+    # flat colours, so that the pooled means cover [-1, 1]
+    colors = rng.uniform(-1, 1, (32, 1, 1, 3))
+    calibration = np.broadcast_to(colors, (32, RESOLUTION, RESOLUTION, 3)).astype(np.float32)
+    converted = convert(model, "int8", calibration=calibration)
     path = tmp_path_factory.mktemp("model") / "model.tflite"
-    path.write_bytes(converter.convert())
+    path.write_bytes(converted.tflite_bytes)
     write_sidecar(path, ModelMetadata(labels=tuple(LABELS), resolution=RESOLUTION, channels=3, architecture="test"))
     return path
 
