@@ -8,7 +8,7 @@ overrides ``run_trial`` to run :func:`nas.search.record_trial` and return the Mn
 ``tuner/epochs`` becomes the proxy training epochs of that trial.
 
 KerasTuner 1.4 imports ``keras`` to decide its backend, which would load Keras 3 next to our Keras 2.
-:func:`import_keras_tuner` lets it see ``tf_keras`` instead (``tf_keras`` has no ``keras.version()``,
+:func:`search_spaces.keras_backend.import_keras_tuner` lets it see ``tf_keras`` instead (``tf_keras`` has no ``keras.version()``,
 so KerasTuner takes its Keras 2 path, ``tensorflow.keras`` = ``tf_keras`` under TF_USE_LEGACY_KERAS).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from typing import Any
 
@@ -41,13 +40,6 @@ from nas.search import (
 logger = logging.getLogger(__name__)
 
 ATTR_KT_TRIAL_ID = "keras_tuner_trial_id"
-
-
-def import_keras_tuner() -> Any:
-    """``keras_tuner`` bound to tf_keras; see :func:`search_spaces.keras_backend.import_keras_tuner`."""
-    from search_spaces.keras_backend import import_keras_tuner as bind
-
-    return bind()
 
 
 def make_tuner_classes(kt: Any) -> tuple[type, type]:
@@ -114,6 +106,8 @@ def make_oracle(kt: Any, config: SearchConfig, max_trials: int) -> Any:
 def run_keras_tuner_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None = None,
                            progress: str = "bar", stream: Any = None) -> SearchSummary:
     """Run (or resume: KerasTuner reloads its oracle from runs/<study>/keras_tuner/) the search."""
+    from search_spaces.keras_backend import import_keras_tuner
+
     kt = import_keras_tuner()
     start = time.perf_counter()
     setup = build_setup(config, evaluator)

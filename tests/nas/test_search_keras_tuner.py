@@ -7,7 +7,7 @@ import sys
 
 from nas import study as record
 from nas.cli import main
-from nas.keras_tuner_strategy import import_keras_tuner
+from search_spaces.keras_backend import import_keras_tuner
 from tests.nas.conftest import TINY_SEARCH_ARGS
 
 
