@@ -106,23 +106,46 @@ class TFLiteClassifier:
 
     def __init__(self, model: bytes | str | Path, *, num_threads: int | None = None) -> None:
         interpreter_cls, self.runtime, self.runtime_version = interpreter_class()
+        if isinstance(model, (bytes, bytearray)):
+            source: dict[str, Any] = {"model_content": bytes(model)}
+        else:
+            path = Path(model)
+            if not path.is_file():
+                raise MetricsError(f"TFLite model not found: {path}")
+            source = {"model_path": str(path)}
+        #: False when XNNPACK refused the model and the built-in kernels compute the scores instead.
+        self.xnnpack = True
         try:
-            if isinstance(model, (bytes, bytearray)):
-                self._interpreter = interpreter_cls(model_content=bytes(model), num_threads=num_threads)
-            else:
-                path = Path(model)
-                if not path.is_file():
-                    raise MetricsError(f"TFLite model not found: {path}")
-                self._interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
-        except MetricsError:
-            raise
+            self._interpreter = self._load(interpreter_cls, source, num_threads, xnnpack=True)
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError on a bad flatbuffer
-            raise MetricsError(f"LiteRT cannot load the model: {exc}") from exc
+            if "XNNPACK" not in str(exc):
+                raise MetricsError(f"LiteRT cannot load the model: {exc}") from exc
+            # XNNPACK is a speed delegate: it refuses e.g. quantization scales below its range, which a
+            # dead squeeze-excite branch produces. Accuracy does not depend on it; latency does (the
+            # profiler reports that), so score with the built-in kernels and say so.
+            logger.warning("XNNPACK cannot run this model (%s); scoring it with LiteRT's built-in kernels", exc)
+            try:
+                self._interpreter = self._load(interpreter_cls, source, num_threads, xnnpack=False)
+            except Exception as exc2:
+                raise MetricsError(f"LiteRT cannot load the model: {exc2}") from exc2
+            self.xnnpack = False
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.batch_size = int(self._input["shape"][0])
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+
+    @staticmethod
+    def _load(interpreter_cls: type, source: dict[str, Any], num_threads: int | None, *, xnnpack: bool) -> Any:
+        kwargs: dict[str, Any] = dict(source, num_threads=num_threads)
+        if not xnnpack:
+            resolver = interpreter_cls.__module__  # the OpResolverType enum lives beside the Interpreter
+            import importlib
+
+            op_resolver = importlib.import_module(resolver).OpResolverType
+            kwargs["experimental_op_resolver_type"] = op_resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        interpreter = interpreter_cls(**kwargs)
+        interpreter.allocate_tensors()
+        return interpreter
 
     def _quantize(self, images: np.ndarray) -> np.ndarray:
         dtype = self._input["dtype"]

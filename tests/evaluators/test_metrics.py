@@ -71,3 +71,28 @@ def test_bad_inputs(conversions: dict[str, Any], digits: Any, tmp_path: Path) ->
 def test_interpreter_preference_is_ai_edge_litert() -> None:
     _, name, version = interpreter_class()
     assert name == "ai_edge_litert" and version
+
+
+def test_a_model_xnnpack_refuses_is_scored_with_the_builtin_kernels(conversions: dict[str, Any], digits: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaluators.metrics import TFLiteClassifier
+
+    model = conversions["int8"].tflite_bytes
+    reference = evaluate_tflite(model, digits.val, digits.class_names)
+    real_load = TFLiteClassifier._load
+
+    def xnnpack_refuses(interpreter_cls, source, num_threads, *, xnnpack):
+        if xnnpack:
+            raise RuntimeError("failed to create XNNPACK runtimeNode number 67 (TfLiteXNNPackDelegate) failed to prepare.")
+        return real_load(interpreter_cls, source, num_threads, xnnpack=xnnpack)
+
+    monkeypatch.setattr(TFLiteClassifier, "_load", staticmethod(xnnpack_refuses))
+    assert TFLiteClassifier(model).xnnpack is False
+    assert evaluate_tflite(model, digits.val, digits.class_names).accuracy == reference.accuracy
+
+    def corrupt(interpreter_cls, source, num_threads, *, xnnpack):
+        raise ValueError("Model provided has model identifier 'abcd', should be 'TFL3'")
+
+    monkeypatch.setattr(TFLiteClassifier, "_load", staticmethod(corrupt))
+    with pytest.raises(MetricsError, match="LiteRT cannot load the model"):
+        TFLiteClassifier(model)
