@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from search_spaces.keras_backend import tf  # noqa: F401  (import cost counted as setup)
 
     import_s = time.perf_counter() - start
-    from nas import study as record
-    from nas.config import load_config
-    from nas.search import run_search
+    from nas.record import study as record
+    from nas.config.settings import load_config
+    from nas.strategies._loop import run_search
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides = {"study.runs_dir": str(Path(tmp) / "runs")}

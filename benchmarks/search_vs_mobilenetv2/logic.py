@@ -1,10 +1,10 @@
-"""The benchmark's verdicts, as pure functions over :class:`nas.results.ModelPoint` values.
+"""The benchmark's verdicts, as pure functions over :class:`nas.results.front.ModelPoint` values.
 
 No TensorFlow, no study: the runner (:mod:`benchmarks.search_vs_mobilenetv2.run`) measures the
 points, this module turns them into hypervolumes against one reference point and into the issue's
 three targets (met / missed, with the numbers and what a miss would need). The speed-up and the
 accuracy gain are MnasNet's two readings against MobileNetV2 (Tan et al. 2019), computed by
-:func:`nas.compare.compare_to_reference`; the hypervolume is :func:`nas.pareto.hypervolume`.
+:func:`nas.results.compare.compare_to_reference`; the hypervolume is :func:`nas.results.pareto.hypervolume`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
-from nas import pareto
-from nas.compare import compare_to_reference
-from nas.results import OBJECTIVES, ModelPoint, default_reference, objective_matrix, pareto_front
+from nas.results import pareto
+from nas.results.compare import compare_to_reference
+from nas.results.front import OBJECTIVES, ModelPoint, default_reference, objective_matrix, pareto_front
 
 # The 2-D reading used for speed-up / accuracy gain and for the chart.
 ACCURACY_LATENCY: dict[str, str] = {"accuracy": "maximize", "latency_ms_p50": "minimize"}
@@ -44,7 +44,7 @@ def front_of(points: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJEC
 def shared_reference(point_sets: Mapping[str, Sequence[ModelPoint]],
                      objectives: Mapping[str, str] = OBJECTIVES) -> list[float]:
     """One hypervolume reference point for every set: accuracy 0 and 1.1 x the worst latency / size
-    over the union of the sets (:func:`nas.results.default_reference`)."""
+    over the union of the sets (:func:`nas.results.front.default_reference`)."""
     union = [p for points in point_sets.values() for p in points if p.has_metrics(objectives)]
     if not union:
         raise ValueError("no measured point in any set; cannot derive a hypervolume reference point")

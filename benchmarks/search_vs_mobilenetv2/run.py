@@ -8,7 +8,7 @@ Phases, each resumable (running the same command again continues where it stoppe
    search (control), advanced alternately in rounds so a stopped run still compares equal trials.
 2. The MobileNetV2 width grid at 32 px and the search's resolutions, evaluated by the searched
    study's own pipeline (same data, proxy budget, int8 conversion, profiler, threads); cached by
-   ``nas.baselines_eval``.
+   ``nas.results.references``.
 3. The final table: the front models of both studies (chosen on the validation split) and every
    MobileNetV2 point, their int8 .tflite re-evaluated on the test split through the LiteRT
    interpreter and their latency re-measured with the same profiler settings; hypervolumes against
@@ -49,7 +49,7 @@ DEFAULT_CONFIG = Path(__file__).with_name("full.yaml")
 
 def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
     """The `nas search` config of one study: the shared YAML section plus name, strategy and trials."""
-    from nas.config import load_config
+    from nas.config.settings import load_config
 
     bench.bench_dir.mkdir(parents=True, exist_ok=True)
     shared = bench.bench_dir / "search_config.yaml"
@@ -61,9 +61,9 @@ def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
 def run_searches(bench: BenchmarkConfig) -> None:
     """Advance both studies in rounds of ``round_trials`` until each holds ``n_trials`` results; the
     MobileNetV2 grid is evaluated after the first round."""
-    from nas.search import run_search
+    from nas.strategies._loop import run_search
 
-    from nas.study import StudyError, count_done
+    from nas.record.study import StudyError, count_done
 
     target = 0
     while target < bench.n_trials:
@@ -85,10 +85,10 @@ def run_searches(bench: BenchmarkConfig) -> None:
 
 def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
     """One of the benchmark's studies. A study recorded by an older `nas` whose stored config the
-    current ``nas.config.build_config`` rejects (a renamed key) gets the same settings re-recorded in
-    the current schema, so ``nas.baselines_eval`` can read it."""
-    from nas.config import ConfigError, build_config
-    from nas.study import STUDY_ATTR_CONFIG, open_study
+    current ``nas.config.settings.build_config`` rejects (a renamed key) gets the same settings re-recorded in
+    the current schema, so ``nas.results.references`` can read it."""
+    from nas.config.settings import ConfigError, build_config
+    from nas.record.study import STUDY_ATTR_CONFIG, open_study
 
     study = open_study(bench.study_name(strategy), None, bench.runs_dir)
     stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
@@ -108,8 +108,8 @@ def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
 
 def mobilenet_grid(bench: BenchmarkConfig, study: Any, *, evaluate_missing: bool) -> list[Any]:
     """MobileNetV2 points (validation numbers), evaluated like the searched study's trials."""
-    from nas import baselines_eval
-    from nas.study_points import study_dir
+    from nas.results import references as baselines_eval
+    from nas.record.points import study_dir
 
     folder = study_dir(study)
     if evaluate_missing:
@@ -143,7 +143,7 @@ class FinalEvaluator:
 
     def _dataset(self, resolution: int, channels: int) -> Any:
         from evaluators import DatasetConfig, load_dataset
-        from nas.config import build_dataclass
+        from nas.config.settings import build_dataclass
 
         key = (resolution, channels)
         if key not in self._datasets:
@@ -175,7 +175,7 @@ class FinalEvaluator:
         return self.cache[digest]
 
     def latency(self, point: Any) -> dict[str, Any]:
-        from nas.evaluation import make_profiler
+        from nas.trial.evaluation import make_profiler
 
         if self._profiler is None:
             self._profiler = make_profiler(self.search_cfg.profiler)
@@ -286,7 +286,7 @@ def _git_commit() -> str:
 
 def study_record(study: Any, n_target: int) -> dict[str, Any]:
     """Trial counts and wall time (first trial start to last trial end) of one study."""
-    from nas.study import count_done
+    from nas.record.study import count_done
 
     trials = study.get_trials(deepcopy=False)
     starts = [t.datetime_start for t in trials if t.datetime_start]
@@ -337,8 +337,8 @@ def _relabel(points: list[Any], prefix: str) -> list[Any]:
 
 def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool) -> dict[str, Any]:
     """Phases 2 and 3 on whatever the studies hold; the JSON document of the benchmark."""
-    from nas.results import OBJECTIVES
-    from nas.study_points import distinct, study_objectives, study_points
+    from nas.results.front import OBJECTIVES
+    from nas.record.points import distinct, study_objectives, study_points
     from search_spaces.architecture import Architecture
 
     searched_study = open_bench_study(bench, bench.searched_strategy)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from nas.config import load_config
-from nas.search import run_search
+from nas.config.settings import load_config
+from nas.strategies._loop import run_search
 from tests.nas.fakes import FakeEvaluator
 
 

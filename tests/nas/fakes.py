@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nas.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
+from nas.trial.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
 from search_spaces import arch_cost
 
 

@@ -1,4 +1,4 @@
-"""nas.compare: dominance marking, speed-up and accuracy gain on a constructed case."""
+"""nas.results.compare: dominance marking, speed-up and accuracy gain on a constructed case."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nas.compare import compare, side_by_side_rows, summary_lines
-from nas.results import ModelPoint, pareto_front
+from nas.results.compare import compare, side_by_side_rows, summary_lines
+from nas.results.front import ModelPoint, pareto_front
 
 
 def _point(label: str, accuracy: float, latency_ms: float, size_bytes: int, **kw) -> ModelPoint:
@@ -83,8 +83,8 @@ def test_front_and_bad_input() -> None:
 def test_reference_grid_is_evaluated_once_and_cached(tmp_path) -> None:
     """The grid goes through the study's trial pipeline (here with the search tests' fake evaluator,
     no TensorFlow); the study's own MobileNetV2 trial is reused, the rest cached in the run folder."""
-    from nas import baselines_eval
-    from nas.study import open_study
+    from nas.results import references as baselines_eval
+    from nas.record.study import open_study
     from tests.nas.constructed_study import make_trainable_study
     from tests.nas.fakes import FakeEvaluator
 
@@ -132,8 +132,8 @@ def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> 
     import time
 
     from nas.cli import main
-    from nas.results import point_dominates
-    from nas.study_points import point_from_attrs
+    from nas.results.front import point_dominates
+    from nas.record.points import point_from_attrs
     from tests.nas.conftest import copy_study
 
     assert tiny_search_study["exit_code"] == 0

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nas.annotations import AnnotationError, read_coco, read_widerperson
+from evaluators.datasets.person.annotations import AnnotationError, read_coco, read_widerperson
 from nas.cli import main
-from nas.data_person import DataError, PersonDatasetConfig, curate_person_dataset
+from evaluators.datasets.person.curate import DataError, PersonDatasetConfig, curate_person_dataset
 
 SIZE_PX = 32
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from nas.selection import SelectionError, SelectionRequest, select_model
-from nas.study_points import distinct
+from nas.results.selection import SelectionError, SelectionRequest, select_model
+from nas.record.points import distinct
 from tests.nas.constructed_study import TRIALS, trial_attrs
 
 
 def _points():
-    from nas.study_points import point_from_attrs
+    from nas.record.points import point_from_attrs
 
     return [point_from_attrs(n, trial_attrs(n, *t)) for n, t in enumerate(TRIALS)]
 
@@ -67,7 +67,7 @@ def _check_export_folder(out, architecture: str, trial: int) -> dict:
 
     from edge_profiler.model_metadata import read_sidecar
     from evaluators import DatasetConfig, evaluate_tflite, load_dataset
-    from nas.tflite_metadata import read_json
+    from nas.results.export.tflite_metadata import read_json
 
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "export.json", "model.json",
                                                       "model.keras", "model.tflite"]
@@ -93,14 +93,14 @@ def _check_export_folder(out, architecture: str, trial: int) -> dict:
 
 def test_export_of_the_tiny_search_knee(tiny_search_study, tmp_path, capsys) -> None:
     from nas.cli import main
-    from nas.results import OBJECTIVES
-    from nas.selection import knee_of
-    from nas.study import open_study
-    from nas.study_points import distinct, study_points
+    from nas.results.front import OBJECTIVES
+    from nas.results.selection import knee_of
+    from nas.record.study import open_study
+    from nas.record.points import distinct, study_points
 
     assert tiny_search_study["exit_code"] == 0
     study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
-    from nas.results import pareto_front
+    from nas.results.front import pareto_front
 
     knee = knee_of(pareto_front(distinct(study_points(study))), OBJECTIVES)
     out = tmp_path / "export"
@@ -135,7 +135,7 @@ def test_export_with_qat_by_trial_number(tmp_path, capsys) -> None:
 
 
 def test_two_model_front_prefers_the_discovered_model() -> None:
-    from nas.study_points import point_from_attrs
+    from nas.record.points import point_from_attrs
 
     reference = point_from_attrs(0, trial_attrs(0, 0.17, 0.045, 600_000, "complete"))
     found = point_from_attrs(5, trial_attrs(5, 0.71, 0.067, 900_000, "complete"))
@@ -147,7 +147,7 @@ def test_two_model_front_prefers_the_discovered_model() -> None:
 def test_knee_is_taken_on_accuracy_and_latency() -> None:
     """The demo's front: with size as a third normalized objective the fastest (least accurate)
     model would win because size and latency grow together; the accuracy-latency knee is the bend."""
-    from nas.study_points import point_from_attrs
+    from nas.record.points import point_from_attrs
 
     rows = [(0, 0.170, 0.045, 613_000), (1, 0.183, 0.081, 1_080_000), (5, 0.516, 0.098, 1_265_000),
             (4, 0.588, 0.161, 2_221_000)]

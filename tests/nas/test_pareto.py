@@ -1,4 +1,4 @@
-"""nas.pareto against brute force on random points."""
+"""nas.results.pareto against brute force on random points."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from nas import pareto
-
+from nas.results import pareto
 MIXED = ["maximize", "minimize", "minimize"]
 
 
@@ -174,7 +173,7 @@ def test_directions_accept_optuna_style_names() -> None:
 
 def test_module_imports_no_framework() -> None:
     code = (
-        "import sys, nas.pareto; bad = [m for m in ('tensorflow', 'optuna', 'pandas', 'tf_keras', 'ray')"
+        "import sys, nas.results.pareto; bad = [m for m in ('tensorflow', 'optuna', 'pandas', 'tf_keras', 'ray')"
         " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -227,7 +226,7 @@ def test_nas_pareto_on_the_tiny_search(tiny_search_study, capsys) -> None:
     import json
 
     from nas.cli import main
-    from nas.study import open_study
+    from nas.record.study import open_study
 
     assert tiny_search_study["exit_code"] == 0
     args = ["pareto", "--study", tiny_search_study["study"], "--runs-dir", str(tiny_search_study["runs_dir"])]

@@ -1,4 +1,4 @@
-"""nas.report: a self-contained HTML page checked in headless Chromium, and the PNG chart."""
+"""nas.results.report: a self-contained HTML page checked in headless Chromium, and the PNG chart."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nas.compare import compare, summary_lines
-from nas.report import TRACE_MOBILENET_TRIALS, TRACE_REFERENCES, TRACE_TRIALS, build_html, save_png
-from nas.results import ModelPoint, pareto_front
+from nas.results.compare import compare, summary_lines
+from nas.results.report import TRACE_MOBILENET_TRIALS, TRACE_REFERENCES, TRACE_TRIALS, build_html, save_png
+from nas.results.front import ModelPoint, pareto_front
 from tests.nas import browser
 
 needs_chromium = pytest.mark.skipif(
@@ -118,7 +118,7 @@ def test_png_needs_evaluated_trials(tmp_path: Path) -> None:
 
 @needs_chromium
 def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
-    from nas import baselines_eval
+    from nas.results import references as baselines_eval
     from nas.cli import main
     from tests.nas.constructed_study import TRIALS, make_study, trial_attrs
 
@@ -158,7 +158,7 @@ def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
 def test_nas_report_on_the_tiny_search(tiny_search_study, tmp_path: Path, capsys) -> None:
     """`nas report` on the real tiny study: opens offline without console errors, one point per trial."""
     from nas.cli import main
-    from nas.study import open_study
+    from nas.record.study import open_study
 
     assert tiny_search_study["exit_code"] == 0
     page, png = tmp_path / "report.html", tmp_path / "pareto.png"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nas.cli import main
-from nas.config import ConfigError, build_dataclass, leaf_keys, load_config
+from nas.config.settings import ConfigError, build_dataclass, leaf_keys, load_config
 
 
 def test_defaults_are_the_offline_demo():
@@ -130,7 +130,7 @@ def test_the_token_is_never_part_of_the_recorded_config(tmp_path, monkeypatch):
 
 
 def test_remote_profiler_gets_the_token_from_its_file(tmp_path):
-    from nas.evaluation import make_profiler
+    from nas.trial.evaluation import make_profiler
 
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-s3cret-s3cret")
@@ -142,7 +142,7 @@ def test_remote_profiler_gets_the_token_from_its_file(tmp_path):
 
 
 def test_config_recorded_with_the_old_token_key_still_loads():
-    from nas.config import build_config
+    from nas.config.settings import build_config
 
     recorded = load_config().as_dict()
     recorded["profiler"].pop("token_file")

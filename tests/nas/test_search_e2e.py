@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from nas import study as record
+from nas.record import study as record
 from nas.cli import main
 from search_spaces import get_baseline
 from tests.nas.conftest import TINY_SEARCH_ARGS, copy_study

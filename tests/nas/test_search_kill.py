@@ -11,8 +11,8 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from nas import study as record
-from nas.search import run_search
+from nas.record import study as record
+from nas.strategies._loop import run_search
 from tests.nas.fake_search_process import fake_config
 from tests.nas.fakes import FakeEvaluator
 

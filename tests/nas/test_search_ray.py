@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from nas import study as record
+from nas.record import study as record
 from nas.cli import main
 from tests.nas.conftest import TINY_SEARCH_ARGS
 

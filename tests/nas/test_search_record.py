@@ -12,11 +12,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas import study as record
+from nas.record import study as record
 from nas.cli import main
-from nas.config import load_config
-from nas.objectives import mnasnet_reward
-from nas.search import build_setup, run_search, start_external_trial
+from nas.config.settings import load_config
+from nas.trial.objectives import mnasnet_reward
+from nas.strategies._loop import build_setup, run_search, start_external_trial
 from search_spaces import get_baseline
 from tests.nas.fakes import FakeEvaluator
 
@@ -276,7 +276,7 @@ def test_keras_tuner_strategy_bookkeeping(tmp_path, oracle):
 
 
 def test_fatal_error_stops_the_search_and_resume_retries_it(tmp_path):
-    from nas.pipeline import FatalSearchError
+    from nas.trial.pipeline import FatalSearchError
 
     config = _config(tmp_path, **{"strategy.n_trials": 4})
     with pytest.raises(FatalSearchError, match="unreachable"):
