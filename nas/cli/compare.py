@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from nas.record.points import add_study_arguments
+    from nas.cli._study import add_study_arguments
 
     add_study_arguments(parser)
     parser.add_argument("--baseline", action="append", default=None, metavar="NAME",
@@ -48,7 +48,8 @@ def run_compare(args: argparse.Namespace) -> dict[str, Any]:
     from nas.results import references as baselines_eval
     from nas.results.compare import compare, side_by_side_rows, summary_lines
     from nas.results.front import pareto_front
-    from nas.record.points import distinct, open_study_from_args, study_dir, study_objectives, study_points
+    from nas.cli._study import open_study_from_args, study_dir
+    from nas.record.points import distinct, study_objectives, study_points
 
     study = open_study_from_args(args)
     objectives = study_objectives(study)

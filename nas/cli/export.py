@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from nas.record.points import add_study_arguments
+    from nas.cli._study import add_study_arguments
 
     add_study_arguments(parser)
     pick = parser.add_argument_group("which model (default: the knee of the Pareto front)")
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from nas.results.export.exporter import ExportError, ExportSettings, export_model
     from nas.results.selection import SelectionError, SelectionRequest, select_model
     from nas.record.study import StudyError
-    from nas.record.points import open_study_from_args, study_dir, study_objectives, study_points
+    from nas.cli._study import open_study_from_args, study_dir
+    from nas.record.points import study_objectives, study_points
 
     try:
         study = open_study_from_args(args)

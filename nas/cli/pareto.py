@@ -17,7 +17,7 @@ _UNITS = {"accuracy": "fraction", "latency_ms_p50": "ms", "size_bytes": "bytes"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from nas.record.points import add_study_arguments
+    from nas.cli._study import add_study_arguments
 
     add_study_arguments(parser)
     parser.add_argument(
@@ -89,7 +89,8 @@ def summarize(points: Sequence[ModelPoint], objectives: Mapping[str, str], refer
 
 def run(args: argparse.Namespace) -> int:
     from nas.record.study import StudyError
-    from nas.record.points import open_study_from_args, study_objectives, study_points
+    from nas.cli._study import open_study_from_args
+    from nas.record.points import study_objectives, study_points
 
     try:
         study = open_study_from_args(args)

@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from nas.record.points import add_study_arguments
+    from nas.cli._study import add_study_arguments
 
     add_study_arguments(parser)
     parser.add_argument("--out", type=Path, default=None,
@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from nas.results.report import build_html, save_png
     from nas.results.front import pareto_front
     from nas.record.study import StudyError
-    from nas.record.points import distinct, open_study_from_args, study_device, study_dir, study_objectives, study_points
+    from nas.cli._study import open_study_from_args, study_dir
+    from nas.record.points import distinct, study_device, study_objectives, study_points
 
     try:
         study = open_study_from_args(args)

@@ -1,34 +1,62 @@
 """Read a search's Optuna study (the record, docs/interfaces.md "Study record") as ModelPoints.
 
-Every trial that holds a result becomes one :class:`~nas.results.front.ModelPoint` labelled
+Every trial that holds a result becomes one :class:`ModelPoint` labelled
 ``trial <number>``: complete trials (trained and evaluated), infeasible ones (measured, not trained,
 so without accuracy) and recorded candidate failures. Trials still running or interrupted are skipped.
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from nas.results.front import OBJECTIVES, ModelPoint
+# Objective name -> direction, in the order tables and charts show them.
+OBJECTIVES: dict[str, str] = {
+    "accuracy": "maximize",
+    "latency_ms_p50": "minimize",
+    "size_bytes": "minimize",
+}
+
+
+@dataclass(frozen=True)
+class ModelPoint:
+    """One evaluated model.
+
+    ``accuracy`` is the validation accuracy of the int8 model through the interpreter (0..1);
+    ``latency_ms_p50`` the median int8 latency on the profiled device; ``size_bytes`` the int8
+    ``.tflite`` size. ``baseline`` is the registry name (e.g. ``mobilenet_v2_0.35``) when the model
+    is a reference architecture rather than a discovered one.
+    """
+
+    label: str
+    architecture: str
+    accuracy: float | None
+    latency_ms_p50: float | None
+    size_bytes: int | None
+    params: int | None = None
+    macs: int | None = None
+    trial_number: int | None = None
+    baseline: str | None = None
+    feasible: bool = True
+    device: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_mobilenet_v2(self) -> bool:
+        return bool(self.baseline and self.baseline.startswith("mobilenet_v2"))
+
+    def metric(self, name: str) -> float | None:
+        value = getattr(self, name)
+        return None if value is None else float(value)
+
+    def has_metrics(self, objectives: Sequence[str]) -> bool:
+        return all(self.metric(name) is not None for name in objectives)
+
+
 
 # `nas search` objective names (nas.trial.objectives) -> ModelPoint metric names.
 _SEARCH_OBJECTIVES = {"accuracy": "accuracy", "latency": "latency_ms_p50", "size": "size_bytes"}
-
-
-def add_study_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--study`` / ``--storage`` / ``--runs-dir``, shared by the results commands."""
-    parser.add_argument("--study", default="demo", help="study name (default: demo, the `nas search` default)")
-    parser.add_argument("--storage", default=None,
-                        help="Optuna storage URL; default sqlite:///<runs-dir>/<study>/study.db")
-    parser.add_argument("--runs-dir", default="runs", type=Path, help="folder holding runs/<study>/ (default: runs)")
-
-
-def open_study_from_args(args: argparse.Namespace):
-    from nas.record.study import open_study
-
-    return open_study(args.study, args.storage, args.runs_dir)
 
 
 def point_from_attrs(number: int | None, attrs: Mapping[str, Any], *, label: str | None = None) -> ModelPoint:
@@ -100,16 +128,16 @@ def study_device(points: Sequence[ModelPoint]) -> dict[str, Any]:
     return {}
 
 
-def study_dir(study, args: argparse.Namespace | None = None) -> Path:
+def study_dir(study: Any, *, runs_dir: str | Path | None = None) -> Path:
     """The folder of the study's artifacts (``runs/<study>/``).
 
-    When the study was opened from its default SQLite file, the folder holding that file (so a
-    copied or moved run folder is used, not the path recorded at search time); with another
-    storage URL, the ``study_dir`` the search recorded.
+    ``runs_dir`` is given when the study was opened from its default SQLite file: the folder holding
+    that file is used (so a copied or moved run folder works), not the path recorded at search time.
+    Otherwise the ``study_dir`` the search recorded, else ``runs/<study>``.
     """
-    if args is not None and getattr(args, "storage", None) is None:
-        return Path(args.runs_dir) / study.study_name
+    if runs_dir is not None:
+        return Path(runs_dir) / study.study_name
     recorded = study.user_attrs.get("study_dir")
     if recorded:
         return Path(recorded)
-    return Path(getattr(args, "runs_dir", "runs")) / study.study_name
+    return Path("runs") / study.study_name

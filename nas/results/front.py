@@ -13,47 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from nas.results import pareto
-# Objective name -> direction, in the order tables and charts show them.
-OBJECTIVES: dict[str, str] = {
-    "accuracy": "maximize",
-    "latency_ms_p50": "minimize",
-    "size_bytes": "minimize",
-}
-
-
-@dataclass(frozen=True)
-class ModelPoint:
-    """One evaluated model.
-
-    ``accuracy`` is the validation accuracy of the int8 model through the interpreter (0..1);
-    ``latency_ms_p50`` the median int8 latency on the profiled device; ``size_bytes`` the int8
-    ``.tflite`` size. ``baseline`` is the registry name (e.g. ``mobilenet_v2_0.35``) when the model
-    is a reference architecture rather than a discovered one.
-    """
-
-    label: str
-    architecture: str
-    accuracy: float | None
-    latency_ms_p50: float | None
-    size_bytes: int | None
-    params: int | None = None
-    macs: int | None = None
-    trial_number: int | None = None
-    baseline: str | None = None
-    feasible: bool = True
-    device: Mapping[str, Any] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_mobilenet_v2(self) -> bool:
-        return bool(self.baseline and self.baseline.startswith("mobilenet_v2"))
-
-    def metric(self, name: str) -> float | None:
-        value = getattr(self, name)
-        return None if value is None else float(value)
-
-    def has_metrics(self, objectives: Sequence[str]) -> bool:
-        return all(self.metric(name) is not None for name in objectives)
+from nas.record.points import OBJECTIVES, ModelPoint  # noqa: F401 (re-exported)
 
 
 def check_objectives(objectives: Mapping[str, str]) -> dict[str, str]:
