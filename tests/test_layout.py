@@ -469,7 +469,7 @@ def test_record_key_check_finds_each_kind_of_use():
     modules = _synthetic({"nas/trial/pipeline.py": source, "nas/record/study.py": source})
     offenders = record_keys_outside_record(modules, names)
     assert [o.split(" ", 1)[0] for o in offenders] == [
-        "nas/trial/pipeline.py:2:26", "nas/trial/pipeline.py:3:19", "nas/trial/pipeline.py:4:24",
+        "nas/trial/pipeline.py:2:26", "nas/trial/pipeline.py:3:19", "nas/trial/pipeline.py:4:25",
         "nas/trial/pipeline.py:5:13"], offenders
     assert "'accuracy_int8' as [...]" in offenders[0] and "'size_bytes' as .set_user_attr(...)" in offenders[2]
 
