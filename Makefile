@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean
+.PHONY: test lint demo install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,12 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# Lint first (seconds), then the tests; -rs prints why a test was skipped.
+test: lint
+	$(PY) -m pytest -q -rs
+
+lint: $(STAMP)
+	$(PY) -m ruff check nas search_spaces evaluators edge_profiler tests benchmarks
 
 demo: $(STAMP)
 	$(VENV)/bin/nas demo

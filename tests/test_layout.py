@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -231,7 +232,7 @@ def import_cycles(modules: Mapping[str, Module]) -> list[str]:
         if len(component) < 2:
             continue
         chain = _shortest_cycle(graph, component[0], set(component))
-        steps = [f"    {_where(modules, first_line[a, b])}: {a} -> {b}" for a, b in zip(chain, chain[1:])]
+        steps = [f"    {_where(modules, first_line[a, b])}: {a} -> {b}" for a, b in itertools.pairwise(chain)]
         others = sorted(set(component) - set(chain))
         tail = [f"    (same circle group: {', '.join(others)})"] if others else []
         offenders.append("\n".join([" -> ".join(chain), *steps, *tail]))
@@ -266,7 +267,7 @@ def _layer_problem(imp: Import) -> str | None:
         return (f"{imp.source} imports {imp.target}: CLI modules do not import one another "
                 "(share code through a private nas/cli/_helper.py or a lower layer)")
     if source == INDEPENDENT:
-        return None if target == INDEPENDENT else f"edge_profiler imports {imp.target}: it imports nothing of the others"
+        return None if target == INDEPENDENT else f"edge_profiler imports {imp.target}: it imports none of the others"
     if target == INDEPENDENT or target == source:
         return None
     if source == ROOT_NAS:
