@@ -16,17 +16,27 @@ be measured: ``rejected``, ``crashed``, ``timeout``, ``out_of_memory``), 500, an
 from __future__ import annotations
 
 import hmac
+import importlib.metadata
 import json
 import logging
 import time
 import urllib.parse
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from edge_profiler.runtime import package_version
 from edge_profiler.device import describe_device
 from edge_profiler.errors import ProfilerError
 from edge_profiler.params import MeasureParams
 from edge_profiler.service import MeasurementService
+
+
+def package_version() -> str:
+    """The installed version of this project (``edge-nas``)."""
+    try:
+        return importlib.metadata.version("edge-nas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
 
 logger = logging.getLogger("edge_profiler.access")
 

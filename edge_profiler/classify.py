@@ -15,14 +15,15 @@ import logging
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
+from edge_profiler.litert import QuantizationError, dequantize, load_runtime, quantize
 from edge_profiler.model_metadata import MetadataError, ModelMetadata, read_sidecar, sidecar_path
-from edge_profiler.runtime import load_interpreter
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class ImageFolderSource:
         self._cv2 = import_cv2()
         root = Path(root)
         classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        self._files = [(path, folder.name) for folder in classes for path in sorted(folder.rglob("*")) if path.is_file()]
+        self._files = [(path, folder.name) for folder in classes
+                       for path in sorted(folder.rglob("*")) if path.is_file()]
         if not self._files:
             raise ClassifyError(f"{root} holds no class subfolders with files (expected {root}/<label>/<image>)")
         self._next = 0
@@ -163,8 +165,7 @@ class Classifier:
         if not model_path.is_file():
             raise ClassifyError(f"model {model_path} not found")
         try:
-            _, interpreter_cls, _ = load_interpreter()
-            self._interpreter = interpreter_cls(model_path=str(model_path), num_threads=threads)
+            self._interpreter = load_runtime().interpreter(model_path, num_threads=threads)
             self._interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:  # no runtime, or not a TFLite model
             raise ClassifyError(f"cannot load model {model_path}: {exc}") from exc
@@ -177,24 +178,18 @@ class Classifier:
             )
         outputs = int(np.prod(self._output["shape"]))
         if outputs != len(metadata.labels):
-            raise ClassifyError(f"{model_path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels")
+            raise ClassifyError(
+                f"{model_path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels")
         self._lut = self._input_lut()
 
     def _input_lut(self) -> np.ndarray:
         """Pixel value 0..255 -> model input value: normalization then, for int8 / uint8 inputs,
-        quantization ``q = round(x / scale) + zero_point`` (TFLite quantization spec)."""
+        quantization ``q = round(x / scale) + zero_point`` (:func:`edge_profiler.litert.quantize`)."""
         normalized = (np.arange(256, dtype=np.float64) - self.metadata.mean) / self.metadata.std
-        dtype = np.dtype(self._input["dtype"])
-        if dtype == np.float32:
-            return normalized.astype(np.float32)
-        if dtype not in (np.int8, np.uint8):
-            raise ClassifyError(f"unsupported model input type {dtype}; expected int8, uint8 or float32")
-        scale, zero_point = self._input["quantization"]
-        if not scale:
-            raise ClassifyError(f"model input is {dtype} but carries no quantization parameters")
-        info = np.iinfo(dtype)
-        quantized = np.round(normalized / scale) + zero_point
-        return np.clip(quantized, info.min, info.max).astype(dtype)
+        try:
+            return quantize(normalized, self._input)
+        except QuantizationError as exc:
+            raise ClassifyError(f"model input: {exc}") from exc
 
     @property
     def input_dtype(self) -> np.dtype:
@@ -212,7 +207,7 @@ class Classifier:
             top, left = (height - side) // 2, (width - side) // 2
             frame = frame[top : top + side, left : left + side]
         # Pixel-area averaging: closest to the antialiased Pillow bilinear resize the image-folder
-        # loader trains with (evaluators/image_folder.py) when shrinking a camera frame.
+        # loader trains with (evaluators/datasets/image_folder.py) when shrinking a camera frame.
         frame = cv2.resize(frame, (meta.resolution, meta.resolution), interpolation=cv2.INTER_AREA)
         if meta.channels == 1:
             pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[:, :, None]
@@ -224,11 +219,7 @@ class Classifier:
         """Class probabilities (float32, one per label) for one preprocessed input."""
         self._interpreter.set_tensor(self._input["index"], tensor)
         self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._output["index"]).reshape(-1)
-        scale, zero_point = self._output["quantization"]
-        if np.issubdtype(raw.dtype, np.integer) and scale:
-            return ((raw.astype(np.float32) - zero_point) * scale).astype(np.float32)
-        return raw.astype(np.float32)
+        return dequantize(self._interpreter.get_tensor(self._output["index"]).reshape(-1), self._output)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # (name, module, one-line description). Keep in the order a user meets them.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("serve", "edge_profiler.cli_serve", "run the latency agent (HTTP, loopback by default)"),
     ("bench", "edge_profiler.cli_bench", "measure a .tflite model here and print a summary"),
     ("device", "edge_profiler.cli_device", "print this device's description as JSON"),
-    ("classify", "edge_profiler.classify", "classify camera, video or image-folder frames with an exported model (needs OpenCV)"),
+    ("classify", "edge_profiler.classify",
+     "classify camera, video or image-folder frames with an exported model (needs OpenCV)"),
 ]
 
 

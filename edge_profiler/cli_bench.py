@@ -13,8 +13,8 @@ from typing import Any
 from edge_profiler.client import LocalProfiler, RemoteProfiler
 from edge_profiler.compat import to_benchmark_litert_json
 from edge_profiler.errors import ProfilerError
+from edge_profiler.litert import RUNTIME_NAMES
 from edge_profiler.params import MeasureParams
-from edge_profiler.runtime import RUNTIME_NAMES
 from edge_profiler.sandbox import SandboxLimits
 from edge_profiler.server import TOKEN_ENV
 

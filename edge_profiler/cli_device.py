@@ -6,7 +6,7 @@ import argparse
 import json
 
 from edge_profiler.device import describe_device
-from edge_profiler.runtime import RUNTIME_NAMES
+from edge_profiler.litert import RUNTIME_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from edge_profiler.runtime import RUNTIME_NAMES
+from edge_profiler.litert import RUNTIME_NAMES
 from edge_profiler.server import TOKEN_ENV, Config, serve
 
 logger = logging.getLogger(__name__)

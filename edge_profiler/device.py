@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from edge_profiler.runtime import describe_runtime
+from edge_profiler.litert import describe_runtime
 
 # vcgencmd get_throttled bits (Raspberry Pi documentation, "vcgencmd").
 THROTTLE_BITS_NOW = {0: "under_voltage", 1: "arm_frequency_capped", 2: "throttled", 3: "soft_temperature_limit"}

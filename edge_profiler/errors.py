@@ -39,7 +39,7 @@ class ProfilerError(Exception):
         return {"error": {"kind": self.kind, "message": self.message, **self.detail}}
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> "ProfilerError":
+    def from_json(cls, body: dict[str, Any]) -> ProfilerError:
         """Rebuild an error from an agent's JSON body (inverse of :meth:`to_json`)."""
         error = dict(body.get("error") or {})
         kind = str(error.pop("kind", "internal"))

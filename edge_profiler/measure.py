@@ -9,6 +9,7 @@ are reached (``benchmark_model --num_runs/--min_secs``), capped at ``max_seconds
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import resource
 import sys
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from edge_profiler.errors import ProfilerError
+from edge_profiler.litert import LiteRT, load_runtime
 from edge_profiler.params import MeasureParams
-from edge_profiler.runtime import load_interpreter
 from edge_profiler.stats import latency_stats
 
 _RANDOM_SEED = 20240521
@@ -55,24 +56,16 @@ def random_input(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarray
     return np.zeros(shape, dtype=dtype)
 
 
-def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
-                  max_seconds: float = 120.0, memory_limit_bytes: int | None = None) -> dict[str, Any]:
-    """Measure one model in this process; raise :class:`ProfilerError` for a bad model."""
-    info, interpreter_cls, resolver = load_interpreter(runtime)
-    baseline_rss_mb = _maxrss_mb()
-    kwargs: dict[str, Any] = {"model_content": model, "num_threads": params.threads}
-    if not params.use_xnnpack:
-        if resolver is None:
-            raise ProfilerError("bad_request", f"{info.name} {info.version} cannot disable XNNPACK")
-        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-
-    start = time.perf_counter()
+def _load(runtime: LiteRT, model: bytes, params: MeasureParams, memory_limit_bytes: int | None) -> Any:
+    """Construct the interpreter and allocate its tensors; every failure as a ``ProfilerError``."""
+    if not params.use_xnnpack and not runtime.can_disable_xnnpack:
+        raise ProfilerError("bad_request", f"{runtime.info.name} {runtime.info.version} cannot disable XNNPACK")
     try:
-        interpreter = interpreter_cls(**kwargs)
+        interpreter = runtime.interpreter(model, num_threads=params.threads, use_xnnpack=params.use_xnnpack)
     except MemoryError as exc:
         raise ProfilerError("out_of_memory", f"loading the model ran out of memory: {exc}") from None
     except Exception as exc:  # the runtime raises ValueError/RuntimeError with its own message
-        raise ProfilerError("rejected", f"{info.name} cannot load the model: {exc}",
+        raise ProfilerError("rejected", f"{runtime.info.name} cannot load the model: {exc}",
                             detail={"stage": "load"}) from None
     try:
         tensor_bytes = _tensor_bytes(interpreter.get_tensor_details())
@@ -95,11 +88,13 @@ def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
                 f"limit: the model declares {tensor_bytes / 2**20:.0f} MB of tensors, plus kernel scratch "
                 f"buffers ({exc or 'allocation failed'})",
                 detail={"stage": "allocate", "tensor_bytes": tensor_bytes}) from None
-        raise ProfilerError("rejected", f"{info.name} cannot allocate the model's tensors: {exc}",
+        raise ProfilerError("rejected", f"{runtime.info.name} cannot allocate the model's tensors: {exc}",
                             detail={"stage": "allocate"}) from None
-    init_ms = (time.perf_counter() - start) * 1000.0
-    init_rss_mb = _maxrss_mb()
+    return interpreter
 
+
+def _fill_inputs(interpreter: Any) -> list[dict[str, Any]]:
+    """Random inputs of the right shape and dtype, set once; their description for the result."""
     rng = np.random.default_rng(_RANDOM_SEED)
     inputs = []
     try:
@@ -111,7 +106,18 @@ def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
         raise ProfilerError("out_of_memory", f"creating the inputs ran out of memory: {exc}") from None
     except Exception as exc:
         raise ProfilerError("rejected", f"cannot fill the model's inputs: {exc}", detail={"stage": "inputs"}) from None
+    return inputs
 
+
+@dataclasses.dataclass(frozen=True)
+class _Timings:
+    warmup_ms: list[float]
+    times_ms: list[float]
+    timed_seconds: float
+
+
+def _timed_runs(interpreter: Any, params: MeasureParams, max_seconds: float) -> _Timings:
+    """Untimed warm-up runs, then timed runs until both ``runs`` and ``min_seconds`` are reached."""
     invoke = interpreter.invoke
     warmup_ms: list[float] = []
     times_ms: list[float] = []
@@ -136,20 +142,33 @@ def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
         raise ProfilerError("out_of_memory", f"inference ran out of memory: {exc}") from None
     except Exception as exc:
         raise ProfilerError("rejected", f"inference failed: {exc}", detail={"stage": "invoke"}) from None
+    return _Timings(warmup_ms, times_ms, perf_counter() - loop_start)
 
-    first_inference_ms = warmup_ms[0] if warmup_ms else times_ms[0]
+
+def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
+                  max_seconds: float = 120.0, memory_limit_bytes: int | None = None) -> dict[str, Any]:
+    """Measure one model in this process; raise :class:`ProfilerError` for a bad model."""
+    litert = load_runtime(runtime)
+    baseline_rss_mb = _maxrss_mb()
+    start = time.perf_counter()
+    interpreter = _load(litert, model, params, memory_limit_bytes)
+    init_ms = (time.perf_counter() - start) * 1000.0
+    init_rss_mb = _maxrss_mb()
+    inputs = _fill_inputs(interpreter)
+    timings = _timed_runs(interpreter, params, max_seconds)
+    warmup_ms = timings.warmup_ms
     peak_mb = _maxrss_mb()
     return {
-        "latency_ms": latency_stats(times_ms),
+        "latency_ms": latency_stats(timings.times_ms),
         "init_ms": init_ms,
-        "first_inference_ms": first_inference_ms,
+        "first_inference_ms": warmup_ms[0] if warmup_ms else timings.times_ms[0],
         "warmup_ms": {"count": len(warmup_ms), "mean": float(np.mean(warmup_ms)) if warmup_ms else None},
         "peak_memory_mb": peak_mb,
         "memory_delta_mb": {"init": init_rss_mb - baseline_rss_mb, "overall": peak_mb - baseline_rss_mb},
-        "timed_seconds": perf_counter() - loop_start,
+        "timed_seconds": timings.timed_seconds,
         "model_sha256": hashlib.sha256(model).hexdigest(),
         "model_size_bytes": len(model),
         "inputs": inputs,
-        "runtime": info.to_json(),
+        "runtime": litert.info.to_json(),
         "params": params.to_json(),
     }

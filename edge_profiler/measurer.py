@@ -12,7 +12,8 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edge_profiler.device import describe_device, max_temperature_c, throttle_state, throttled_between
 from edge_profiler.params import MeasureParams

@@ -64,7 +64,7 @@ class ModelMetadata:
         }
 
     @classmethod
-    def from_json(cls, data: Any, *, source: str = "sidecar") -> "ModelMetadata":
+    def from_json(cls, data: Any, *, source: str = "sidecar") -> ModelMetadata:
         """Parse and validate; ``source`` names the file in error messages."""
         if not isinstance(data, dict):
             raise MetadataError(f"{source}: expected a JSON object")

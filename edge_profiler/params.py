@@ -8,7 +8,8 @@ until at least ``runs`` runs AND at least ``min_seconds`` have elapsed (``benchm
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from edge_profiler.errors import ProfilerError
 
@@ -51,7 +52,7 @@ class MeasureParams:
         return (self.threads, self.warmup_runs, self.runs, float(self.min_seconds), self.use_xnnpack)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "MeasureParams":
+    def from_mapping(cls, values: Mapping[str, Any]) -> MeasureParams:
         """Build from a dict (JSON body) of typed values; unknown keys are an error."""
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -59,7 +60,7 @@ class MeasureParams:
         return cls(**dict(values))
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> "MeasureParams":
+    def from_query(cls, query: Mapping[str, str]) -> MeasureParams:
         """Build from URL query strings (``threads=2&use_xnnpack=false``)."""
         converters = {"threads": int, "warmup_runs": int, "runs": int, "min_seconds": float,
                       "use_xnnpack": _parse_bool}

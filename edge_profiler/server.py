@@ -132,7 +132,7 @@ class AgentServer:
                     self.app.service.runtime.version)
         self.httpd.serve_forever(poll_interval=0.2)
 
-    def start(self) -> "AgentServer":
+    def start(self) -> AgentServer:
         """Serve in a background thread (tests, embedding)."""
         self._thread = threading.Thread(target=self.serve_forever, name="edge-profiler-http", daemon=True)
         self._thread.start()

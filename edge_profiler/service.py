@@ -21,9 +21,9 @@ import time
 from typing import Any
 
 from edge_profiler.errors import ProfilerError
+from edge_profiler.litert import describe_runtime
 from edge_profiler.measurer import Measurer
 from edge_profiler.params import MeasureParams
-from edge_profiler.runtime import describe_runtime
 
 logger = logging.getLogger(__name__)
 

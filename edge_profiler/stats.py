@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 STAT_FIELDS = ("count", "mean", "std", "min", "p5", "p50", "p90", "p95", "max")
 

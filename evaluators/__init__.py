@@ -5,7 +5,7 @@ Importing this package does not import TensorFlow; the functions import it when 
 
 from evaluators.candidate import CandidateResult, CheapEvaluator, CheapResult, TrainingEvaluator, runtime_versions
 from evaluators.conversion import FORMATS, ConversionResult, QATConfig, convert
-from evaluators.data import DATASET_NAMES, Dataset, DatasetConfig, load_dataset
+from evaluators.datasets import DATASET_NAMES, Dataset, DatasetConfig, load_dataset
 from evaluators.errors import ConversionError, DatasetError, MetricsError
 from evaluators.metrics import ClassificationMetrics, evaluate_tflite
 from evaluators.training import TrainConfig, TrainResult, train_model

@@ -3,7 +3,8 @@ one (proxy training, int8 conversion, metrics through the interpreter).
 
 As in NNI (a cheap ``Profiler`` apart from the ``Evaluator``) and MnasNet's latency-first search, a
 search gates on :class:`CheapEvaluator` before it pays for :class:`TrainingEvaluator`. Neither raises
-for a bad candidate: the result has ``status="failed"`` and a ``failure_reason``.
+for a bad candidate: the result has ``status="failed"`` and a ``failure_reason``; a measured one has
+``status="complete"``, the word the study's trial record uses.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Final, Literal
 
-from evaluators.data import Dataset, DatasetConfig, load_dataset
+from evaluators.datasets import Dataset, DatasetConfig, load_dataset
 from evaluators.training import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -25,16 +27,19 @@ UNTRAINED_TFLITE_NAME = "model_int8_untrained.tflite"
 TFLITE_INT8_NAME = "model_int8.tflite"
 KERAS_MODEL_NAME = "model.keras"
 
+EvaluationStatus = Literal["complete", "failed"]
+COMPLETE: Final = "complete"
+FAILED: Final = "failed"
+
 
 def runtime_versions() -> dict[str, str]:
     """Versions of TensorFlow, tf_keras and the LiteRT interpreter used for the numbers."""
+    from edge_profiler.litert import load_runtime
     from search_spaces.keras_backend import keras, tf
 
-    from evaluators.metrics import interpreter_class
-
-    _, runtime, runtime_version = interpreter_class()
+    runtime = load_runtime().info
     return {"tensorflow": tf.__version__, "tf_keras": keras.__version__,
-            "litert": f"{runtime} {runtime_version}"}
+            "litert": f"{runtime.name} {runtime.version}"}
 
 
 def _json_safe(value: Any) -> Any:
@@ -60,12 +65,13 @@ def _default_profiler() -> Any:
 class _RecordMixin:
     """What both result records share: status, the p50 of the profiler's result, the JSON form."""
 
-    status: str
+    status: EvaluationStatus
     latency: dict[str, Any] | None
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """True when the candidate was measured (``status == "complete"``)."""
+        return self.status == COMPLETE
 
     @property
     def latency_ms_p50(self) -> float | None:
@@ -82,7 +88,7 @@ class CheapResult(_RecordMixin):
     """Size and latency of the untrained int8 model. ``latency`` is the profiler's whole result."""
 
     architecture: str
-    status: str = "ok"
+    status: EvaluationStatus = COMPLETE
     failure_reason: str | None = None
     failure_stage: str | None = None
     profiler_error_kind: str | None = None
@@ -95,7 +101,6 @@ class CheapResult(_RecordMixin):
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-
 @dataclasses.dataclass
 class CandidateResult(_RecordMixin):
     """Everything measured for one trained candidate (JSON-ready through :meth:`to_dict`).
@@ -105,7 +110,7 @@ class CandidateResult(_RecordMixin):
     """
 
     architecture: str
-    status: str = "ok"
+    status: EvaluationStatus = COMPLETE
     failure_reason: str | None = None
     failure_stage: str | None = None
     profiler_error_kind: str | None = None
@@ -124,7 +129,6 @@ class CandidateResult(_RecordMixin):
     dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
@@ -139,7 +143,7 @@ class _Timer:
     def __init__(self, timings: dict[str, float], name: str) -> None:
         self.timings, self.name = timings, name
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.start = time.perf_counter()
         return self
 
@@ -209,7 +213,7 @@ class CheapEvaluator:
             with _Timer(result.timings_s, "profile"):
                 result.latency = _profile(self.profiler, path, self.profile_params)
         except _Failed as failure:
-            result.status, result.failure_stage = "failed", failure.stage
+            result.status, result.failure_stage = FAILED, failure.stage
             result.failure_reason, result.profiler_error_kind = failure.reason, failure.kind
             logger.warning("cheap evaluation of %s failed at %s: %s", result.architecture, failure.stage,
                            failure.reason)
@@ -246,7 +250,7 @@ class TrainingEvaluator:
         return self._datasets[key]
 
     def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None) -> CandidateResult:
-        """Evaluate ``arch``; with an ok ``cheap`` result its latency is reused instead of re-profiling
+        """Evaluate ``arch``; with a complete ``cheap`` result its latency is reused instead of re-profiling
         (int8 latency depends on the architecture, not on the trained weights).
 
         A bad candidate gives ``status="failed"``; a bad dataset (the search's input, not the
@@ -260,7 +264,7 @@ class TrainingEvaluator:
         try:
             self._run(arch, workdir, result, cheap)
         except _Failed as failure:
-            result.status, result.failure_stage = "failed", failure.stage
+            result.status, result.failure_stage = FAILED, failure.stage
             result.failure_reason, result.profiler_error_kind = failure.reason, failure.kind
             logger.warning("evaluation of %s failed at %s: %s", result.architecture, failure.stage,
                            failure.reason)
@@ -326,5 +330,6 @@ class TrainingEvaluator:
                 result.latency = _profile(self.profiler, tflite_path, self.profile_params)
 
 
-__all__ = ["CandidateResult", "CheapEvaluator", "CheapResult", "KERAS_MODEL_NAME", "TFLITE_INT8_NAME",
-           "TrainingEvaluator", "UNTRAINED_TFLITE_NAME", "runtime_versions"]
+__all__ = ["COMPLETE", "FAILED", "CandidateResult", "CheapEvaluator", "CheapResult", "EvaluationStatus",
+           "KERAS_MODEL_NAME", "TFLITE_INT8_NAME", "TrainingEvaluator", "UNTRAINED_TFLITE_NAME",
+           "runtime_versions"]

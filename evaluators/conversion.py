@@ -30,16 +30,17 @@ import contextlib
 import logging
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evaluators.errors import ConversionError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evaluators.data import Dataset
+    from evaluators.datasets import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ FORMATS = ("float32", "float16", "dynamic_range", "int8", "qat_int8")
 class QATConfig:
     """Quantization-aware fine-tune before ``qat_int8`` conversion (tfmot ``quantize_model``)."""
 
-    dataset: "Dataset"
+    dataset: Dataset
     epochs: int = 1
     learning_rate: float = 1e-4
     steps_per_epoch: int | None = None
@@ -168,9 +169,8 @@ def quantization_aware_model(model: Any, qat: QATConfig) -> tuple[Any, dict[str,
     Annotation covers squeeze-excite and hard-swish, which ``quantize_model`` rejects (see
     :mod:`evaluators.qat`).
     """
-    from search_spaces.keras_backend import keras
-
     from evaluators.qat import quantize_for_training
+    from search_spaces.keras_backend import keras
 
     q_model = quantize_for_training(model)
     q_model.compile(

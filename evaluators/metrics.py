@@ -1,52 +1,31 @@
 """Metrics of the deployed model: the .tflite file itself run through the LiteRT interpreter.
 
-Interpreter preference (project rule): ``ai_edge_litert``, then ``tflite_runtime``, then
-``tensorflow.lite``. int8 inputs are quantized with the input tensor's (scale, zero point) and int8
-outputs dequantized with the output's, as in the LiteRT post-training integer quantization guide.
+The interpreter choice (``ai_edge_litert``, then ``tflite_runtime``, then ``tensorflow.lite``) and the
+int8 quantization of inputs / dequantization of outputs are :mod:`edge_profiler.litert`'s, shared with
+the profiler and ``edge-profiler classify``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from edge_profiler.litert import LiteRT, QuantizationError, dequantize, load_runtime, quantize
 from evaluators.errors import MetricsError
 
 logger = logging.getLogger(__name__)
 
 
 def interpreter_class() -> tuple[type, str, str]:
-    """The LiteRT ``Interpreter`` class, its package name and version."""
-    try:
-        from ai_edge_litert import interpreter as litert
-        import ai_edge_litert
-
-        return litert.Interpreter, "ai_edge_litert", _version("ai-edge-litert", ai_edge_litert)
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime import interpreter as tflite_rt
-        import tflite_runtime
-
-        return tflite_rt.Interpreter, "tflite_runtime", _version("tflite-runtime", tflite_runtime)
-    except ImportError:
-        from search_spaces.keras_backend import tf
-
-        return tf.lite.Interpreter, "tensorflow.lite", tf.__version__
-
-
-def _version(dist: str, module: Any) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return str(getattr(module, "__version__", "unknown"))
+    """The LiteRT ``Interpreter`` class, its package name and version (see :mod:`edge_profiler.litert`)."""
+    runtime = load_runtime()
+    return runtime.interpreter_class, runtime.info.name, runtime.info.version
 
 
 @dataclass
@@ -105,18 +84,19 @@ class TFLiteClassifier:
     """A loaded .tflite classifier that maps normalized float images to float class scores."""
 
     def __init__(self, model: bytes | str | Path, *, num_threads: int | None = None) -> None:
-        interpreter_cls, self.runtime, self.runtime_version = interpreter_class()
+        runtime = load_runtime()
+        self.runtime, self.runtime_version = runtime.info.name, runtime.info.version
         if isinstance(model, (bytes, bytearray)):
-            source: dict[str, Any] = {"model_content": bytes(model)}
+            source: bytes | str = bytes(model)
         else:
             path = Path(model)
             if not path.is_file():
                 raise MetricsError(f"TFLite model not found: {path}")
-            source = {"model_path": str(path)}
+            source = str(path)
         #: False when XNNPACK refused the model and the built-in kernels compute the scores instead.
         self.xnnpack = True
         try:
-            self._interpreter = self._load(interpreter_cls, source, num_threads, xnnpack=True)
+            self._interpreter = self._load(runtime, source, num_threads, xnnpack=True)
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError on a bad flatbuffer
             if "XNNPACK" not in str(exc):
                 raise MetricsError(f"LiteRT cannot load the model: {exc}") from exc
@@ -125,7 +105,7 @@ class TFLiteClassifier:
             # profiler reports that), so score with the built-in kernels and say so.
             logger.warning("XNNPACK cannot run this model (%s); scoring it with LiteRT's built-in kernels", exc)
             try:
-                self._interpreter = self._load(interpreter_cls, source, num_threads, xnnpack=False)
+                self._interpreter = self._load(runtime, source, num_threads, xnnpack=False)
             except Exception as exc2:
                 raise MetricsError(f"LiteRT cannot load the model: {exc2}") from exc2
             self.xnnpack = False
@@ -135,31 +115,10 @@ class TFLiteClassifier:
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
 
     @staticmethod
-    def _load(interpreter_cls: type, source: dict[str, Any], num_threads: int | None, *, xnnpack: bool) -> Any:
-        kwargs: dict[str, Any] = dict(source, num_threads=num_threads)
-        if not xnnpack:
-            resolver = interpreter_cls.__module__  # the OpResolverType enum lives beside the Interpreter
-            import importlib
-
-            op_resolver = importlib.import_module(resolver).OpResolverType
-            kwargs["experimental_op_resolver_type"] = op_resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        interpreter = interpreter_cls(**kwargs)
+    def _load(runtime: LiteRT, source: bytes | str, num_threads: int | None, *, xnnpack: bool) -> Any:
+        interpreter = runtime.interpreter(source, num_threads=num_threads, use_xnnpack=xnnpack)
         interpreter.allocate_tensors()
         return interpreter
-
-    def _quantize(self, images: np.ndarray) -> np.ndarray:
-        dtype = self._input["dtype"]
-        if dtype in (np.int8, np.uint8):
-            scale, zero_point = self._input["quantization"]
-            info = np.iinfo(dtype)
-            return np.clip(np.round(images / scale + zero_point), info.min, info.max).astype(dtype)
-        return images.astype(dtype)
-
-    def _dequantize(self, scores: np.ndarray) -> np.ndarray:
-        if self._output["dtype"] in (np.int8, np.uint8):
-            scale, zero_point = self._output["quantization"]
-            return (scores.astype(np.float32) - zero_point) * scale
-        return scores.astype(np.float32)
 
     def _resize(self, batch: int) -> None:
         # Read the live shape: a failed resize may have left the interpreter in between.
@@ -173,12 +132,16 @@ class TFLiteClassifier:
 
     def _invoke(self, images: np.ndarray) -> np.ndarray:
         self._resize(len(images))
-        self._interpreter.set_tensor(self._input["index"], self._quantize(images))
+        try:
+            tensor = quantize(images, self._input)
+        except QuantizationError as exc:
+            raise MetricsError(f"model input: {exc}") from exc
+        self._interpreter.set_tensor(self._input["index"], tensor)
         self._interpreter.invoke()
         scores = self._interpreter.get_tensor(self._output["index"])
         if scores.shape[0] != len(images):
             raise MetricsError(f"batched output has {scores.shape[0]} rows for {len(images)} images")
-        return self._dequantize(scores.reshape(len(images), -1))
+        return dequantize(scores.reshape(len(images), -1), self._output)
 
     def predict_one_by_one(self, images: np.ndarray) -> np.ndarray:
         return np.concatenate([self._invoke(image[None]) for image in images])
@@ -241,7 +204,7 @@ def evaluate_tflite(
         raise MetricsError("the evaluation split is empty")
     values = classification_metrics(np.concatenate(labels), np.concatenate(scores), class_names)
     return ClassificationMetrics(
-        **values, class_names=list(class_names), num_samples=int(sum(len(l) for l in labels)),
+        **values, class_names=list(class_names), num_samples=int(sum(len(batch) for batch in labels)),
         seconds=time.perf_counter() - start, batched=batched,
     )
 

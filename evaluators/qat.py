@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from search_spaces.keras_backend import keras, tf  # noqa: F401  (selects Keras 2 before tfmot loads)
-
 import tensorflow_model_optimization as tfmot
 
 from evaluators.errors import ConversionError
+from search_spaces.keras_backend import keras, tf  # noqa: F401  (selects Keras 2 before tfmot loads)
 
 _tfmot_keras = tfmot.quantization.keras
 

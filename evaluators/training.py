@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evaluators.data import Dataset
+    from evaluators.datasets import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def set_bn_momentum(model: Any, momentum: float) -> int:
     return count
 
 
-def _steps_per_epoch(dataset: "Dataset", cfg: TrainConfig) -> int:
+def _steps_per_epoch(dataset: Dataset, cfg: TrainConfig) -> int:
     if cfg.steps_per_epoch:
         return cfg.steps_per_epoch
     cardinality = int(dataset.train.cardinality())
@@ -189,10 +189,9 @@ def compile_for_training(
     )
 
 
-def fit(model: Any, dataset: "Dataset", cfg: TrainConfig, *, epochs: int | None = None,
+def fit(model: Any, dataset: Dataset, cfg: TrainConfig, *, epochs: int | None = None,
         lr: float | None = None) -> TrainResult:
     """Compile and fit ``model`` for ``epochs`` (default ``cfg.epochs``); the shared core of training."""
-    from search_spaces.keras_backend import keras
 
     epochs = cfg.epochs if epochs is None else epochs
     start = time.perf_counter()
@@ -222,7 +221,7 @@ def fit(model: Any, dataset: "Dataset", cfg: TrainConfig, *, epochs: int | None 
     )
 
 
-def train_model(model: Any, dataset: "Dataset", cfg: TrainConfig | None = None) -> TrainResult:
+def train_model(model: Any, dataset: Dataset, cfg: TrainConfig | None = None) -> TrainResult:
     """Train ``model`` (softmax outputs, compiled here) on ``dataset.train``; seeded by ``cfg.seed``.
 
     Returns a ``TrainResult``; divergence (NaN/inf loss) ends training early with ``diverged=True``.

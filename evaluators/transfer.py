@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from evaluators.training import TrainConfig, TrainResult, fit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evaluators.data import Dataset
+    from evaluators.datasets import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _backbone(model: Any) -> Any:
 
 def train_transfer(
     model: Any,
-    dataset: "Dataset",
+    dataset: Dataset,
     cfg: TrainConfig,
     *,
     head_epochs: int = 1,

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from edge_profiler.device import (cpu_frequencies, describe_device, machine_model, parse_throttled,
-                                  temperatures_c, throttle_state, throttled_between)
+from edge_profiler.device import (
+    cpu_frequencies,
+    describe_device,
+    machine_model,
+    parse_throttled,
+    temperatures_c,
+    throttle_state,
+    throttled_between,
+)
 from edge_profiler.measurer import CooldownPolicy, Measurer
 from edge_profiler.sandbox import SandboxLimits
 from tests.edge_profiler.conftest import FAST

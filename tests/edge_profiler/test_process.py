@@ -103,8 +103,8 @@ def test_agent_and_client_import_no_heavy_packages() -> None:
         "import edge_profiler.client, edge_profiler.server, edge_profiler.app, edge_profiler.cli\n"
         "import edge_profiler.cli_serve, edge_profiler.cli_bench, edge_profiler.cli_device, edge_profiler._worker\n"
         "import edge_profiler.measure\n"
-        "from edge_profiler.runtime import load_interpreter\n"
-        "info, _, _ = load_interpreter()\n"
+        "from edge_profiler.litert import load_runtime\n"
+        "info = load_runtime().info\n"
         "print(json.dumps({'runtime': info.name, 'modules': sorted(sys.modules)}))\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=REPO,

@@ -6,10 +6,8 @@ every conversion / metrics test reuses it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 # A tiny MBConv + Fused-MBConv network that keeps 16 px inputs above the builder's minimum feature size.
@@ -47,9 +45,8 @@ def tiny_keras_model(num_classes: int = 10, resolution: int = RESOLUTION, channe
 @pytest.fixture(scope="session")
 def trained(digits: Any) -> tuple[Any, Any]:
     """``(model, TrainResult)``: the tiny net after a short training on digits at 16 px."""
-    from search_spaces.keras_backend import keras
-
     from evaluators import TrainConfig, train_model
+    from search_spaces.keras_backend import keras
 
     keras.utils.set_random_seed(0)
     model = tiny_keras_model()
@@ -66,18 +63,3 @@ def conversions(trained: tuple[Any, Any], digits: Any) -> dict[str, Any]:
     qat = QATConfig(digits, epochs=1)
     return {fmt: convert(model, fmt, calibration=digits, qat=qat if fmt == "qat_int8" else None)
             for fmt in FORMATS}
-
-
-def write_idx(path: Path, array: np.ndarray, *, gz: bool = True) -> Path:
-    """Write ``array`` (uint8) as an IDX file: magic 0x0000 0x08 ndim, big-endian dims, data."""
-    import gzip
-
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    if gz:
-        path = path.with_name(path.name + ".gz")
-        with gzip.open(path, "wb") as handle:
-            handle.write(payload)
-    else:
-        path.write_bytes(payload)
-    return path

@@ -89,7 +89,7 @@ def test_training_evaluator_record(arch: Any, cheap: Any, tmp_path: Path) -> Non
     assert result.versions["tensorflow"] and result.versions["litert"].startswith("ai_edge_litert")
     assert result.training["epochs_completed"] == 3 and result.dataset["name"] == "digits"
     record = json.loads(json.dumps(result.to_dict(), allow_nan=False))
-    assert record["architecture"] == TINY_ARCH and record["status"] == "ok"
+    assert record["architecture"] == TINY_ARCH and record["status"] == "complete"
     # With the cheap result, its latency is reused and no second profiling happens.
     again = evaluator.evaluate(arch, tmp_path / "again", cheap=cheap)
     assert again.latency == cheap.latency and again.timings_s["profile"] == 0.0

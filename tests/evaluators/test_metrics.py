@@ -83,7 +83,8 @@ def test_a_model_xnnpack_refuses_is_scored_with_the_builtin_kernels(conversions:
 
     def xnnpack_refuses(interpreter_cls, source, num_threads, *, xnnpack):
         if xnnpack:
-            raise RuntimeError("failed to create XNNPACK runtimeNode number 67 (TfLiteXNNPackDelegate) failed to prepare.")
+            raise RuntimeError("failed to create XNNPACK runtimeNode number 67 (TfLiteXNNPackDelegate) "
+                               "failed to prepare.")
         return real_load(interpreter_cls, source, num_threads, xnnpack=xnnpack)
 
     monkeypatch.setattr(TFLiteClassifier, "_load", staticmethod(xnnpack_refuses))

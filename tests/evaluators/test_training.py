@@ -58,9 +58,8 @@ def test_bn_momentum_override_and_config_validation() -> None:
 
 
 def test_transfer_learning_from_a_local_weights_file(tmp_path: Path, digits: Any) -> None:
-    from search_spaces.keras_backend import keras
-
     from evaluators import DatasetConfig, load_dataset
+    from search_spaces.keras_backend import keras
 
     source = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, include_top=False,
                                             weights=None, pooling="avg")

@@ -8,7 +8,7 @@ one side. Optional square crops around large person boxes add positives, in the 
 source.
 
 Output (sources are only read, never written); ``OUT`` is the pre-split image-folder layout the
-``image-folder`` dataset of :mod:`evaluators` reads as is::
+``image-folder`` source (:mod:`evaluators.datasets.image_folder`) reads as is::
 
     OUT/train/person/  OUT/train/no_person/  OUT/val/person/  OUT/val/no_person/
     OUT/test/person/   OUT/test/no_person/   (only with a test fraction)
@@ -29,9 +29,10 @@ import os
 import random
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from evaluators.datasets.person.annotations import AnnotatedImage, AnnotationError, Box, read_coco, read_widerperson
 
@@ -273,7 +274,8 @@ def _person_crops(
         clipped = _clip(box, width, height)
         side_px = max(clipped.x2 - clipped.x1, clipped.y2 - clipped.y1)
         share = clipped.area_px / float(width * height)
-        if share >= config.min_area_share and min(clipped.x2 - clipped.x1, clipped.y2 - clipped.y1) >= config.crop_min_px:
+        short_side_px = min(clipped.x2 - clipped.x1, clipped.y2 - clipped.y1)
+        if share >= config.min_area_share and short_side_px >= config.crop_min_px:
             boxes.append((-clipped.area_px, index, clipped, side_px))
     crops = []
     for _, index, box, side_px in sorted(boxes)[: config.crops_per_image]:

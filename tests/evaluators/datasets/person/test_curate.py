@@ -1,4 +1,4 @@
-"""`nas data person` on a small COCO-format annotation file and WiderPerson folder built in tmp_path."""
+"""Person curation and `nas data person` on small COCO and WiderPerson sets built in tmp_path."""
 
 from __future__ import annotations
 
@@ -12,9 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluators.datasets.person.annotations import AnnotationError, read_coco, read_widerperson
+from evaluators.datasets.person import (
+    AnnotationError,
+    DataError,
+    PersonDatasetConfig,
+    curate_person_dataset,
+    read_coco,
+    read_widerperson,
+)
 from nas.cli import main
-from evaluators.datasets.person.curate import DataError, PersonDatasetConfig, curate_person_dataset
 
 SIZE_PX = 32
 
@@ -40,7 +46,8 @@ def _coco(tmp_path: Path, *, n_person: int = 6, n_empty: int = 9) -> tuple[Path,
 
     def box(image_id: int, bbox: list[float], iscrowd: int = 0, category: int = 1) -> None:
         annotations.append(
-            {"id": len(annotations) + 1, "image_id": image_id, "category_id": category, "bbox": bbox, "iscrowd": iscrowd}
+            {"id": len(annotations) + 1, "image_id": image_id, "category_id": category, "bbox": bbox,
+             "iscrowd": iscrowd}
         )
 
     for k in range(n_person):
@@ -104,7 +111,8 @@ def test_identical_files_stay_on_one_side(tmp_path: Path) -> None:
     for seed in range(8):
         out = tmp_path / f"out{seed}"
         curate_person_dataset(
-            PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), balance=False, val_fraction=0.5, seed=seed)
+            PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), balance=False, val_fraction=0.5,
+                                seed=seed)
         )
         splits = {Path(r["source"]).name: r["split"] for r in _manifest(out)}
         assert splits["e0.png"] == splits["e0_copy.png"]
@@ -258,7 +266,7 @@ def test_hardlink_and_copy_modes(tmp_path: Path) -> None:
 
 
 def test_output_is_the_pre_split_image_folder_the_evaluators_read(tmp_path: Path) -> None:
-    from evaluators.image_folder import load_image_folder
+    from evaluators.datasets.image_folder import load_image_folder
 
     annotation_path, _ = _coco(tmp_path, n_person=10, n_empty=12)
     out = tmp_path / "out"
@@ -277,4 +285,5 @@ def test_output_is_the_pre_split_image_folder_the_evaluators_read(tmp_path: Path
     for split, labels in (("train", raw.train_labels), ("val", raw.val_labels), ("test", raw.test_labels)):
         assert np.bincount(labels).tolist() == [summary.counts[split]["no_person"], summary.counts[split]["person"]]
     with pytest.raises(DataError, match="val_fraction \\+ test_fraction < 1"):
-        PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), val_fraction=0.5, test_fraction=0.5).validate()
+        PersonDatasetConfig(out_dir=out, coco=((annotation_path, None),), val_fraction=0.5,
+                            test_fraction=0.5).validate()

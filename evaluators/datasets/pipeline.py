@@ -1,4 +1,4 @@
-"""Datasets by name as ``tf.data`` pipelines at an architecture's resolution and channel count.
+"""A source's arrays as ``tf.data`` pipelines at an architecture's resolution and channel count.
 
 Pixels are normalized to [-1, 1] (``x / 127.5 - 1``, docs/interfaces.md). Splits are seeded and
 stratified; a proxy run uses a ``fraction`` of the training set.
@@ -12,79 +12,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evaluators.datasets._base import RawData
+from evaluators.datasets._registry import resolve
+from evaluators.datasets.config import DatasetConfig
 from evaluators.errors import DatasetError
-from evaluators.sources import RawData, load_cifar, load_digits, load_lfw_faces, load_mnist_like
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
-DATASET_NAMES = ("digits", "lfw-faces", "fashion-mnist", "mnist", "cifar10", "cifar100", "image-folder")
-AUGMENTATIONS = ("flip", "crop", "brightness")
 _CACHE_LIMIT_BYTES = 1 << 30  # float32 splits up to 1 GiB stay in memory after the first epoch
-
-
-@dataclass(frozen=True)
-class DatasetConfig:
-    """Which data, and the proxy settings of a search.
-
-    ``name`` is one of ``DATASET_NAMES`` or ``folder:<path>``; ``image-folder`` reads ``data_dir``.
-    ``fraction`` keeps that share of the training split (stratified). ``val_fraction`` of the
-    training data becomes the validation split; ``test_fraction`` makes a test split for datasets
-    without an official one (digits, lfw-faces, image folders without their own ``val/``).
-    """
-
-    name: str = "digits"
-    data_dir: str | None = None
-    fraction: float = 1.0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.15
-    seed: int = 0
-    augmentation: tuple[str, ...] = ()
-    shuffle_buffer: int = 10_000
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.fraction <= 1.0:
-            raise DatasetError(f"fraction must be in (0, 1], got {self.fraction}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise DatasetError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise DatasetError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if isinstance(self.augmentation, str):
-            object.__setattr__(self, "augmentation", tuple(a for a in self.augmentation.split(",") if a))
-        elif not isinstance(self.augmentation, tuple):  # a list from YAML
-            object.__setattr__(self, "augmentation", tuple(self.augmentation or ()))
-        unknown = sorted(set(self.augmentation) - set(AUGMENTATIONS))
-        if unknown:
-            raise DatasetError(f"unknown augmentation {unknown}; choose from {list(AUGMENTATIONS)}")
-        if self.name not in DATASET_NAMES and not self.name.startswith("folder:"):
-            raise DatasetError(
-                f"unknown dataset {self.name!r}; choose from {list(DATASET_NAMES)} or 'folder:<path>'"
-            )
-        if self.name == "image-folder" and not self.data_dir:
-            raise DatasetError("dataset 'image-folder' needs data_dir (a folder with one subfolder per class)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "data_dir": self.data_dir, "fraction": self.fraction,
-                "val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
-                "seed": self.seed, "augmentation": list(self.augmentation)}
 
 
 @dataclass
 class Dataset:
     """Batched, prefetched splits of ``(image float32 NHWC in [-1, 1], label int32)``."""
 
-    train: "tf.data.Dataset"
-    val: "tf.data.Dataset"
-    test: "tf.data.Dataset | None"
+    train: tf.data.Dataset
+    val: tf.data.Dataset
+    test: tf.data.Dataset | None
     num_classes: int
     class_names: tuple[str, ...]
     resolution: int
     channels: int
     batch_size: int
     info: dict[str, Any] = field(default_factory=dict)
-    train_plain: "tf.data.Dataset | None" = None  # training images, no shuffle or augmentation
+    train_plain: tf.data.Dataset | None = None  # training images, no shuffle or augmentation
 
     def calibration_images(self, count: int) -> np.ndarray:
         """Up to ``count`` normalized training images (no augmentation), for int8 calibration."""
@@ -114,18 +68,8 @@ def stratified_split(
 
 
 def _load_raw(cfg: DatasetConfig, resolution: int, channels: int) -> RawData:
-    if cfg.name.startswith("folder:") or cfg.name == "image-folder":
-        from evaluators.image_folder import load_image_folder
-
-        root = cfg.name[len("folder:"):] if cfg.name.startswith("folder:") else cfg.data_dir
-        return load_image_folder(root, resolution=resolution, channels=channels)
-    if cfg.name == "digits":
-        return load_digits()
-    if cfg.name == "lfw-faces":
-        return load_lfw_faces()
-    if cfg.name in ("fashion-mnist", "mnist"):
-        return load_mnist_like(cfg.name, cfg.data_dir)
-    return load_cifar(cfg.name, cfg.data_dir)
+    source, data_dir = resolve(cfg.name, cfg.data_dir)
+    return source.load(data_dir, resolution=resolution, channels=channels)
 
 
 def _split(raw: RawData, cfg: DatasetConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -174,7 +118,7 @@ def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_si
 
     from search_spaces.keras_backend import tf
 
-    def pipeline(split: str, training: bool) -> "tf.data.Dataset":
+    def pipeline(split: str, training: bool) -> tf.data.Dataset:
         images, labels = splits[split]
         ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
         ds = ds.map(lambda img, lab: (_preprocess(tf, img, resolution, channels), lab),
@@ -229,4 +173,4 @@ def _augment(tf: Any, image: Any, names: tuple[str, ...], resolution: int, seed:
     return image
 
 
-__all__ = ["AUGMENTATIONS", "DATASET_NAMES", "Dataset", "DatasetConfig", "load_dataset", "stratified_split"]
+__all__ = ["Dataset", "load_dataset", "stratified_split"]

@@ -1,4 +1,4 @@
-"""An image folder with one subfolder per class (``person/``, ``no_person/``) as uint8 arrays.
+"""``image-folder`` / ``folder:<path>``: one subfolder per class (``person/``, ``no_person/``) as uint8 arrays.
 
 The layout is the one ``tf_keras.utils.image_dataset_from_directory`` reads; we decode with Pillow
 ourselves so that an unreadable or corrupt file is skipped and counted instead of failing the run.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluators.datasets._base import DatasetSource, RawData
 from evaluators.errors import DatasetError
-from evaluators.sources import RawData
 
 logger = logging.getLogger(__name__)
 
@@ -134,3 +134,17 @@ def _read_classes(
     info = {"source": str(folder), "skipped_files": skipped, "num_skipped": len(skipped),
             "num_ignored_non_image_files": ignored}
     return np.stack(images), np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs), info
+
+
+class ImageFolderSource(DatasetSource):
+    """``image-folder`` with ``data_dir``, or ``folder:<path>``: images decoded at the asked size."""
+
+    name = "image-folder"
+    description = "a folder with one subfolder per class, optionally split into train/ val/ test/"
+    channels = None
+    needs_data_dir = True
+
+    def load(self, data_dir: Path | None, *, resolution: int, channels: int) -> RawData:
+        if data_dir is None:
+            raise DatasetError("dataset 'image-folder' needs data_dir (a folder with one subfolder per class)")
+        return load_image_folder(data_dir, resolution=resolution, channels=channels)

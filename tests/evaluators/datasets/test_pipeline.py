@@ -1,0 +1,88 @@
+"""The pipeline every source shares: splits, normalization, fraction, augmentation, config errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from evaluators import DatasetConfig, DatasetError, load_dataset
+from evaluators.datasets import stratified_split
+
+
+def _all(split: Any) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in split))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_digits_default_splits_normalization_and_shapes(digits: Any) -> None:
+    assert DatasetConfig().name == "digits"
+    assert digits.num_classes == 10 and digits.class_names[0] == "0"
+    counts = digits.info["counts"]
+    assert counts["train"] + counts["val"] + counts["test"] == 1797
+    images, labels = _all(digits.val)
+    assert images.shape[1:] == (16, 16, 1) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.9 and images.max() > 0.9
+    assert labels.dtype == np.int32 and len(labels) == counts["val"]
+    # Stratified: every class in the validation split, in near-equal shares.
+    assert np.bincount(labels, minlength=10).min() >= 25
+
+
+def test_same_seed_same_split_and_fraction_is_stratified() -> None:
+    cfg = DatasetConfig(fraction=0.25, seed=3)
+    first = load_dataset(cfg, resolution=8, channels=3, batch_size=512)
+    second = load_dataset(cfg, resolution=8, channels=3, batch_size=512)
+    x1, y1 = _all(first.val)
+    x2, y2 = _all(second.val)
+    np.testing.assert_array_equal(x1, x2)
+    assert x1.shape[1:] == (8, 8, 3)
+    train_counts = first.info["train_class_counts"]
+    assert sum(train_counts) == first.info["counts"]["train"] < 0.3 * 1797 and min(train_counts) > 0
+
+
+def test_stratified_split_keeps_every_class() -> None:
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 1)
+    keep, held = stratified_split(labels, 0.5, seed=0)
+    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(14))
+    assert set(labels[keep]) == {0, 1, 2}
+
+
+def test_lfw_faces_two_classes() -> None:
+    ds = load_dataset(DatasetConfig(name="lfw-faces"), resolution=16, channels=1, batch_size=32)
+    assert ds.class_names == ("no_face", "face") and ds.num_classes == 2
+    assert sum(ds.info["counts"].values()) == 200
+
+
+def test_augmentation_applies_to_train_only() -> None:
+    cfg = DatasetConfig(augmentation=["flip", "crop", "brightness"], fraction=0.2)
+    ds = load_dataset(cfg, resolution=16, channels=1, batch_size=16)
+    images, _ = next(iter(ds.train))
+    assert images.shape[1:] == (16, 16, 1) and float(np.abs(images).max()) <= 1.0
+    with pytest.raises(DatasetError, match="unknown augmentation"):
+        DatasetConfig(augmentation=("rotate",))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "imagenet"}, "unknown dataset 'imagenet'"),
+        ({"fraction": 0.0}, "fraction must be in"),
+        ({"val_fraction": 1.0}, "val_fraction must be in"),
+        ({"name": "image-folder"}, "needs data_dir"),
+    ],
+)
+def test_bad_config_is_named(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        DatasetConfig(**kwargs)
+
+
+def test_bad_resolution_channels_or_batch(digits: Any) -> None:
+    with pytest.raises(DatasetError, match="need resolution >= 8, channels 1 or 3"):
+        load_dataset(DatasetConfig(), resolution=4, channels=1, batch_size=8)
+    with pytest.raises(DatasetError, match="need resolution >= 8, channels 1 or 3"):
+        load_dataset(DatasetConfig(), resolution=8, channels=2, batch_size=8)
+
+
+def test_dataset_error_is_a_value_error() -> None:
+    assert issubclass(DatasetError, ValueError)
