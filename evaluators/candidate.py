@@ -128,6 +128,7 @@ class CandidateResult(_RecordMixin):
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    conversion: dict[str, Any] = dataclasses.field(default_factory=dict)  # format and converter details
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -231,7 +232,7 @@ class TrainingEvaluator:
     def __init__(self, dataset_cfg: DatasetConfig | None = None, train_cfg: TrainConfig | None = None, *,
                  profiler: Any = None, profile_params: Mapping[str, Any] | None = None,
                  measure_latency: bool = True, calibration_samples: int = 100,
-                 save_keras_model: bool = True) -> None:
+                 save_keras_model: bool = True, qat_epochs: int | None = None) -> None:
         self.dataset_cfg = dataset_cfg or DatasetConfig()
         self.train_cfg = train_cfg or TrainConfig()
         self.measure_latency = measure_latency
@@ -239,6 +240,7 @@ class TrainingEvaluator:
         self.profile_params = dict(profile_params or {})
         self.calibration_samples = calibration_samples
         self.save_keras_model = save_keras_model
+        self.qat_epochs = qat_epochs  # set: quantization-aware fine-tune, then qat_int8 (as `nas export --qat`)
         self._datasets: dict[tuple[int, int], Dataset] = {}
 
     def dataset(self, resolution: int, channels: int) -> Dataset:
@@ -272,7 +274,7 @@ class TrainingEvaluator:
         return result
 
     def _run(self, arch: Any, workdir: Path, result: CandidateResult, cheap: CheapResult | None) -> None:
-        from evaluators.conversion import convert
+        from evaluators.conversion import QATConfig, convert
         from evaluators.errors import ConversionError, MetricsError
         from evaluators.metrics import evaluate_tflite
         from evaluators.training import train_model
@@ -306,10 +308,12 @@ class TrainingEvaluator:
                     logger.warning("could not save the Keras model to %s: %s", keras_path, exc)
         with _Timer(timings, "convert"):
             try:
-                converted = convert(model, "int8", calibration=dataset,
+                converted = convert(model, "qat_int8" if self.qat_epochs else "int8", calibration=dataset,
+                                    qat=QATConfig(dataset, epochs=self.qat_epochs) if self.qat_epochs else None,
                                     calibration_samples=self.calibration_samples, seed=self.train_cfg.seed)
             except ConversionError as exc:
                 raise _Failed("convert", str(exc)) from exc
+        result.conversion = {"format": converted.fmt, **converted.details}
         tflite_path = converted.write(workdir / TFLITE_INT8_NAME)
         result.artifacts["tflite_int8"] = str(tflite_path)
         result.size_bytes = converted.size_bytes
