@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import socket
 import threading
@@ -24,12 +23,11 @@ from tests.edge_profiler.conftest import FAST, start_agent
 TOKEN = "agent-token-0123456789abcdef"
 
 
-def test_measures_a_real_int8_model(agent: AgentServer, tiny_model_path: Path, tiny_model: bytes) -> None:
+def test_repeated_requests_are_cached_and_the_agent_describes_itself(agent: AgentServer,
+                                                                     tiny_model_path: Path) -> None:
+    """Schema and errors are the shared suite's (test_profilers.py); the cache is the agent's own."""
     profiler = RemoteProfiler([agent.url])
     result = profiler.measure(tiny_model_path, threads=1, **FAST)
-    assert result["model_sha256"] == hashlib.sha256(tiny_model).hexdigest()
-    assert result["latency_ms"]["count"] == 5 and result["latency_ms"]["p50"] > 0
-    assert result["measured_by"] == agent.url
     assert result["device"]["runtime"]["name"] == "ai_edge_litert"
     assert result["cached"] is False
     assert profiler.measure(tiny_model_path, threads=1, **FAST)["cached"] is True
