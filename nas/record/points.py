@@ -7,9 +7,16 @@ so without accuracy) and recorded candidate failures. Trials still running or in
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from nas.record.study import StudyAttributes
+from nas.record.trial_record import TrialRecord, is_done
 
 # Objective name -> direction, in the order tables and charts show them.
 OBJECTIVES: dict[str, str] = {
@@ -54,50 +61,71 @@ class ModelPoint:
         return all(self.metric(name) is not None for name in objectives)
 
 
-
 # `nas search` objective names (nas.trial.objectives) -> ModelPoint metric names.
 _SEARCH_OBJECTIVES = {"accuracy": "accuracy", "latency": "latency_ms_p50", "size": "size_bytes"}
 
 
-def point_from_attrs(number: int | None, attrs: Mapping[str, Any], *, label: str | None = None) -> ModelPoint:
-    """A ModelPoint from one trial's user attributes (or an equally shaped dict)."""
-    violations = attrs.get("constraint_violations") or []
-    status = attrs.get("status")
-    accuracy = attrs.get("accuracy_int8") if attrs.get("trained", True) else None
+def point_from_record(number: int | None, record: TrialRecord, *, label: str | None = None) -> ModelPoint:
+    """A ModelPoint from one trial's record (``number`` is the trial number, ``None`` outside a study).
+
+    The accuracy counts only for a trained model; ``extra`` keeps the status, ``reused_from`` and the
+    details (latency statistics, artifacts, metrics, profiler, failure reason) that are set.
+    """
+    details = {
+        "status": _status_text(record),
+        "reused_from": record.reused_from,
+        "latency_ms": record.latency_ms or None,
+        "artifacts": record.artifacts or None,
+        "metrics": record.metrics or None,
+        "profiler": record.profiler or None,
+        "failure_reason": record.failure_reason,
+    }
     return ModelPoint(
-        label=label or (f"trial {number}" if number is not None else str(attrs.get("architecture"))),
-        architecture=str(attrs.get("architecture", "")),
-        accuracy=None if accuracy is None else float(accuracy),
-        latency_ms_p50=_float(attrs.get("latency_ms_p50")),
-        size_bytes=None if attrs.get("size_bytes") is None else int(attrs["size_bytes"]),
-        params=None if attrs.get("params") is None else int(attrs["params"]),
-        macs=None if attrs.get("macs") is None else int(attrs["macs"]),
+        label=label or (f"trial {number}" if number is not None else str(record.architecture)),
+        architecture=record.architecture or "",
+        accuracy=_float(record.accuracy_int8) if record.trained else None,
+        latency_ms_p50=_float(record.latency_ms_p50),
+        size_bytes=_int(record.size_bytes),
+        params=_int(record.params),
+        macs=_int(record.macs),
         trial_number=number,
-        baseline=(attrs.get("reference_name") or None) if attrs.get("is_reference") else None,
-        feasible=status not in ("infeasible", "failed") and not violations,
-        device=dict(attrs.get("device") or {}),
-        extra={
-            key: attrs.get(key)
-            for key in ("status", "reused_from", "latency_ms", "artifacts", "metrics", "profiler", "failure_reason")
-            if attrs.get(key) is not None
-        },
+        baseline=(record.reference_name or None) if record.is_reference else None,
+        feasible=record.feasible,
+        device=dict(record.device),
+        extra={key: value for key, value in details.items() if value is not None},
     )
+
+
+def point_from_attrs(number: int | None, attrs: Mapping[str, Any], *, label: str | None = None) -> ModelPoint:
+    """A ModelPoint from one trial's user attributes, or an equally shaped dict (results files of
+    earlier versions). See :func:`record_from_attrs` for a dict without the ``trained`` flag."""
+    return point_from_record(number, record_from_attrs(attrs), label=label)
+
+
+def record_from_attrs(attrs: Mapping[str, Any]) -> TrialRecord:
+    """:meth:`TrialRecord.from_user_attrs`, except that a result written without the ``trained`` flag
+    (results files of earlier versions, other tools) counts as trained: its accuracy is kept."""
+    record = TrialRecord.from_user_attrs(attrs)
+    return record if "trained" in attrs else record.replace(trained=True)
+
+
+def _status_text(record: TrialRecord) -> str | None:
+    """The stored status: a known one, or the text of one this version does not know."""
+    return record.status.value if record.status is not None else record.extra.get("status")
 
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def study_points(study) -> list[ModelPoint]:
-    """One point per trial that holds a result, in trial order."""
-    from nas.record.study import is_done
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
-    points = []
-    for trial in study.get_trials(deepcopy=False):
-        if not is_done(trial):
-            continue
-        points.append(point_from_attrs(trial.number, trial.user_attrs))
-    return points
+
+def study_points(study: optuna.Study) -> list[ModelPoint]:
+    """One point per trial that holds a result, in trial order."""
+    return [point_from_record(trial.number, record_from_attrs(trial.user_attrs))
+            for trial in study.get_trials(deepcopy=False) if is_done(trial)]
 
 
 def distinct(points: Sequence[ModelPoint]) -> list[ModelPoint]:
@@ -105,13 +133,13 @@ def distinct(points: Sequence[ModelPoint]) -> list[ModelPoint]:
     return [p for p in points if p.extra.get("reused_from") is None]
 
 
-def study_objectives(study) -> dict[str, str]:
+def study_objectives(study: optuna.Study) -> dict[str, str]:
     """The objectives the study was searched with, as ModelPoint metric -> direction.
 
-    Read from the study's ``objectives`` user attribute (``nas search`` names); a study without it
-    (made by another tool) falls back to all three objectives.
+    Read from the study's recorded objectives (``nas search`` names); a study without them (made by
+    another tool) falls back to all three objectives.
     """
-    names = study.user_attrs.get("objectives")
+    names = StudyAttributes.from_study(study).objectives
     if not names:
         return dict(OBJECTIVES)
     unknown = [n for n in names if n not in _SEARCH_OBJECTIVES]
@@ -128,7 +156,7 @@ def study_device(points: Sequence[ModelPoint]) -> dict[str, Any]:
     return {}
 
 
-def study_dir(study: Any, *, runs_dir: str | Path | None = None) -> Path:
+def study_dir(study: optuna.Study, *, runs_dir: str | Path | None = None) -> Path:
     """The folder of the study's artifacts (``runs/<study>/``).
 
     ``runs_dir`` is given when the study was opened from its default SQLite file: the folder holding
@@ -137,7 +165,42 @@ def study_dir(study: Any, *, runs_dir: str | Path | None = None) -> Path:
     """
     if runs_dir is not None:
         return Path(runs_dir) / study.study_name
-    recorded = study.user_attrs.get("study_dir")
+    recorded = StudyAttributes.from_study(study).study_dir
     if recorded:
-        return Path(recorded)
+        return recorded
     return Path("runs") / study.study_name
+
+
+def trial_summary(trial: FrozenTrial) -> dict[str, Any]:
+    """The headline numbers of a finished trial: the JSON line of ``nas search --json`` (keep its shape)."""
+    record = TrialRecord.from_trial(trial)
+    return {
+        "trial": trial.number,
+        "state": trial.state.name,
+        "status": _status_text(record),
+        "is_reference": record.is_reference,
+        "architecture": record.architecture,
+        "accuracy_int8": record.accuracy_int8,
+        "latency_ms_p50": record.latency_ms_p50,
+        "size_bytes": record.size_bytes,
+        "reused_from": record.reused_from,
+        "constraint_violations": list(record.constraint_violations),
+        "failure_reason": record.failure_reason,
+        "duration_s": record.timings_s.get("total"),
+        "values": trial.values,
+    }
+
+
+__all__ = [
+    "OBJECTIVES",
+    "ModelPoint",
+    "distinct",
+    "point_from_attrs",
+    "point_from_record",
+    "record_from_attrs",
+    "study_device",
+    "study_dir",
+    "study_objectives",
+    "study_points",
+    "trial_summary",
+]

@@ -1,109 +1,78 @@
-"""The Optuna study is the record of a search: storage, creation, resume, and the trial schema.
+"""The Optuna study is the record of a search: creation, resume, opening, and its study-level attributes.
 
 Every trial keeps its architecture, metrics, latency statistics, device, step timings and artifact
-paths as user attributes (keys below, documented in docs/interfaces.md "Study record"), so the study
-alone is enough for ``nas trials``, ``nas pareto``, ``optuna-dashboard`` and the ``optuna`` CLI.
+paths as user attributes (:class:`~nas.record.trial_record.TrialRecord`); the study keeps the search's
+configuration and objectives as its own user attributes (:class:`StudyAttributes`). Both are
+documented in docs/interfaces.md "Study record", so the study alone is enough for ``nas trials``,
+``nas pareto``, ``optuna-dashboard`` and the ``optuna`` CLI.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import os
-import socket
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
-logger = logging.getLogger(__name__)
-
-# ---- trial user attributes (the "Study record" schema) ------------------------------------------
-ATTR_ARCHITECTURE = "architecture"
-ATTR_STATUS = "status"
-ATTR_IS_REFERENCE = "is_reference"
-ATTR_REUSED_FROM = "reused_from"
-ATTR_RETRY_OF = "retry_of"
-ATTR_WORKER = "worker"
-ATTR_FAILURE_REASON = "failure_reason"
-
-STATUS_COMPLETE = "complete"        # trained, int8 model evaluated
-STATUS_INFEASIBLE = "infeasible"    # broke a latency/size constraint before training: not trained
-STATUS_FAILED = "failed"            # the candidate failed (diverged, did not convert, crashed the profiler)
-STATUS_INTERRUPTED = "interrupted"  # its process died (kill -9, crash); retried by the next run
-STATUSES = (STATUS_COMPLETE, STATUS_INFEASIBLE, STATUS_FAILED, STATUS_INTERRUPTED)
-
-# ---- study user attributes ----------------------------------------------------------------------
-STUDY_ATTR_CONFIG = "config"
-STUDY_ATTR_OBJECTIVES = "objectives"
-STUDY_ATTR_VALUE_NAMES = "value_names"
-STUDY_ATTR_STUDY_DIR = "study_dir"
-STUDY_ATTR_STRATEGY = "strategy"
-STUDY_ATTR_REFERENCE = "reference_baseline"
-
+from nas.record import recovery
+from nas.record.errors import StudyError
+from nas.record.storage import absolute_storage_url, default_storage_url, storage_from_url
+from nas.record.trial_record import TrialRecord, TrialStatus, is_done, to_jsonable
 
 # Ray Tune's OptunaSearch keeps its proposals in "<study>:ray-proposer" next to the record.
 PROPOSER_SUFFIX = ":ray-proposer"
 
 
-class StudyError(RuntimeError):
-    """The study cannot be opened or does not match the requested search."""
+@dataclasses.dataclass(frozen=True)
+class StudyAttributes:
+    """What ``nas search`` records about the whole search, as the study's user attributes.
 
-
-def storage_from_url(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage from a URL.
-
-    ``sqlite:///path.db``, ``postgresql://...`` and other SQLAlchemy URLs give an ``RDBStorage``;
-    ``journal:///path.log`` (or a plain path ending in ``.log``/``.journal``) gives a
-    ``JournalStorage`` over a file, safe for several processes on one machine (Optuna docs).
+    ``config`` is the search configuration's dict form (``SearchConfig.as_dict()``); ``objectives``
+    the ``nas search`` objective names; ``value_names`` the trial attribute behind each Optuna value
+    (``accuracy_int8``, ... or ``mnasnet_reward``); ``strategy`` the strategy name;
+    ``reference_baseline`` the registry name evaluated first; ``study_dir`` the artifacts' folder.
+    A study made by another tool may lack any of them; keys this version does not know stay in ``extra``.
     """
-    if url.startswith("journal:"):
-        path = url[len("journal:"):]
-        path = path[2:] if path.startswith("//") else path
-        return _journal_storage(Path(path))
-    if "://" not in url:
-        if url.endswith((".log", ".journal")):
-            return _journal_storage(Path(url))
-        raise StudyError(
-            f"storage {url!r} is not a storage URL; use sqlite:///path.db, journal:///path.log "
-            "or postgresql://user@host/db"
-        )
-    if url.startswith("sqlite:///"):
-        db_path = Path(url[len("sqlite:///"):])
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
 
+    config: Mapping[str, Any] | None = None
+    objectives: tuple[str, ...] = ()
+    value_names: tuple[str, ...] = ()
+    strategy: str | None = None
+    reference_baseline: str | None = None
+    study_dir: Path | None = None
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-def absolute_storage_url(url: str) -> str:
-    """The same storage with file paths made absolute (for processes with another working directory,
-    such as Ray Tune workers, which run in their trial folders)."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(url[len("sqlite:///"):]).resolve())
-    if url.startswith("journal:"):
-        path = url[len("journal:"):]
-        path = path[2:] if path.startswith("//") else path
-        return "journal://" + str(Path(path).resolve())
-    if "://" not in url:
-        return str(Path(url).resolve())
-    return url
+    @classmethod
+    def from_user_attrs(cls, attrs: Mapping[str, Any]) -> StudyAttributes:
+        """The attributes of a study from its user attributes (any version's)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {k: v for k, v in attrs.items() if k in known and v is not None}
+        for name in ("objectives", "value_names"):
+            values[name] = tuple(values.get(name) or ())
+        if "study_dir" in values:
+            values["study_dir"] = Path(values["study_dir"])
+        if "config" in values:
+            values["config"] = dict(values["config"])
+        return cls(**values, extra={k: v for k, v in attrs.items() if k not in known})
 
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> StudyAttributes:
+        return cls.from_user_attrs(study.user_attrs)
 
-def _engine_kwargs(url: str) -> dict[str, Any]:
-    # Several workers may write one SQLite file; wait for its lock instead of failing at once.
-    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    def to_user_attrs(self) -> dict[str, Any]:
+        """JSON-ready study user attributes (every field, ``None`` when unset, then ``extra``)."""
+        out: dict[str, Any] = dict(self.extra)
+        for f in dataclasses.fields(self):
+            if f.name != "extra":
+                out[f.name] = getattr(self, f.name)
+        return to_jsonable(out)
 
-
-def _journal_storage(path: Path) -> optuna.storages.BaseStorage:
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
-
-
-def default_storage_url(runs_dir: str | Path, study_name: str) -> str:
-    """``sqlite:///<runs_dir>/<study>/study.db``: the storage ``nas search`` uses unless told otherwise."""
-    return f"sqlite:///{(Path(runs_dir) / study_name / 'study.db').as_posix()}"
+    def replace(self, **changes: Any) -> StudyAttributes:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
 
 
 def open_study(
@@ -121,7 +90,8 @@ def open_study(
             raise StudyError("give a study name (--study) or a storage URL (--storage)")
         db = Path(runs_dir) / study_name / "study.db"
         if not db.is_file():
-            raise StudyError(f"no study {study_name!r}: {db} does not exist (run `nas search --study.name {study_name}`)")
+            raise StudyError(f"no study {study_name!r}: {db} does not exist "
+                             f"(run `nas search --study.name {study_name}`)")
         storage = default_storage_url(runs_dir, study_name)
     backend = storage_from_url(storage)
     names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
@@ -130,7 +100,8 @@ def open_study(
         if len(records) == 1:
             return optuna.load_study(study_name=records[0], storage=backend)
         if len(names) != 1:
-            raise StudyError(f"storage {storage} holds {len(names)} studies ({', '.join(names) or 'none'}); choose one with --study")
+            raise StudyError(f"storage {storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                             "choose one with --study")
         study_name = names[0]
     if study_name not in names:
         raise StudyError(f"storage {storage} has no study {study_name!r}; it holds: {', '.join(names) or 'none'}")
@@ -144,9 +115,12 @@ def create_or_load_study(
     directions: Sequence[str],
     value_names: Sequence[str],
     sampler: optuna.samplers.BaseSampler | None,
-    study_attrs: Mapping[str, Any],
+    study_attrs: StudyAttributes | Mapping[str, Any],
 ) -> tuple[optuna.Study, bool]:
-    """Create the study, or load it when it exists with the same objectives. Returns (study, created)."""
+    """Create the study, or load it when it exists with the same objectives. Returns (study, created).
+
+    A new study records ``study_attrs`` (with ``value_names``); an existing one keeps what it recorded.
+    """
     storage = storage_from_url(storage_url)
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     created = study_name not in existing
@@ -157,94 +131,28 @@ def create_or_load_study(
         sampler=sampler,
         load_if_exists=True,
     )
-    if not created:
-        old_names = study.user_attrs.get(STUDY_ATTR_VALUE_NAMES)
-        old_directions = [d.name.lower() for d in study.directions]
-        if old_directions != list(directions) or (old_names is not None and list(old_names) != list(value_names)):
-            raise StudyError(
-                f"study {study_name!r} in {storage_url} optimizes {old_names or old_directions}; this search "
-                f"optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
-                "objectives and strategy."
-            )
-    else:
-        study.set_user_attr(STUDY_ATTR_VALUE_NAMES, list(value_names))
-        for key, value in study_attrs.items():
-            study.set_user_attr(key, to_jsonable(value))
+    if created:
+        if not isinstance(study_attrs, StudyAttributes):
+            study_attrs = StudyAttributes.from_user_attrs(study_attrs)
+        for key, value in study_attrs.replace(value_names=tuple(value_names)).to_user_attrs().items():
+            study.set_user_attr(key, value)
+        return study, created
+    old_names = StudyAttributes.from_study(study).value_names or None
+    old_directions = [d.name.lower() for d in study.directions]
+    if old_directions != list(directions) or (old_names is not None and list(old_names) != list(value_names)):
+        raise StudyError(
+            f"study {study_name!r} in {storage_url} optimizes {list(old_names or old_directions)}; this search "
+            f"optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
+            "objectives and strategy."
+        )
     return study, created
 
 
 # ---- trials --------------------------------------------------------------------------------------
 
 
-def worker_identity() -> dict[str, Any]:
-    """Who runs a trial: host, pid and the process start time (so a reused pid is not mistaken)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _process_start_ticks(os.getpid())}
-
-
-def _process_start_ticks(pid: int) -> int | None:
-    # Linux: field 22 of /proc/<pid>/stat is the start time in clock ticks since boot.
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return int(fields[19])
-
-
-def _worker_is_dead(worker: Mapping[str, Any] | None) -> bool | None:
-    """True if the worker process is gone, False if alive, None if it ran on another host."""
-    if not worker:
-        return True  # killed between ask() and the first attribute write
-    if worker.get("host") != socket.gethostname():
-        return None
-    pid = int(worker.get("pid", -1))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    started = worker.get("started")
-    return started is not None and _process_start_ticks(pid) != started
-
-
-def recover_interrupted_trials(study: optuna.Study, *, enqueue: bool = True) -> list[int]:
-    """Mark trials left RUNNING by a dead process as FAIL and (``enqueue``) enqueue them again with
-    the same params and reference flag, so the next run retries them first.
-
-    Returns the numbers of the recovered trials. Trials running on another host are left alone.
-    """
-    recovered = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        dead = _worker_is_dead(trial.user_attrs.get(ATTR_WORKER))
-        if dead is None:
-            logger.warning("trial %d is RUNNING on %s; leaving it to that host",
-                           trial.number, trial.user_attrs[ATTR_WORKER].get("host"))
-            continue
-        if not dead:
-            continue
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, ATTR_STATUS, STATUS_INTERRUPTED)
-        storage.set_trial_user_attr(trial._trial_id, ATTR_FAILURE_REASON, "its process died while the trial was running")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if enqueue:
-            carried = {k: trial.user_attrs[k] for k in (ATTR_IS_REFERENCE, "reference_name") if k in trial.user_attrs}
-            carried[ATTR_RETRY_OF] = trial.number
-            study.enqueue_trial(dict(trial.params), user_attrs=carried)
-        logger.warning("trial %d was interrupted (its process died)%s", trial.number,
-                       "; enqueued again" if enqueue else "")
-        recovered.append(trial.number)
-    return recovered
-
-
-def is_done(trial: FrozenTrial) -> bool:
-    """A trial that holds a result: complete, infeasible, or a recorded candidate failure."""
-    if trial.state == TrialState.COMPLETE:
-        return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get(ATTR_STATUS) == STATUS_FAILED
-
-
 def count_done(trials: Iterable[FrozenTrial]) -> int:
+    """How many of ``trials`` hold a result (:func:`~nas.record.trial_record.is_done`)."""
     return sum(1 for t in trials if is_done(t))
 
 
@@ -255,30 +163,58 @@ def find_previous(trials: Iterable[FrozenTrial], architecture: str, *, exclude: 
     for trial in trials:
         if trial.number == exclude or not is_done(trial):
             continue
-        attrs = trial.user_attrs
-        if (attrs.get(ATTR_ARCHITECTURE) == architecture and attrs.get(ATTR_REUSED_FROM) is None
-                and attrs.get("proxy_epochs") == proxy_epochs):
+        record = TrialRecord.from_trial(trial)
+        if (record.architecture == architecture and record.reused_from is None
+                and record.proxy_epochs == proxy_epochs):
             return trial
     return None
 
 
 def has_reference(study: optuna.Study) -> bool:
     """Whether the reference trial was ever enqueued (in any state, waiting included)."""
-    return any(t.user_attrs.get(ATTR_IS_REFERENCE) for t in study.get_trials(deepcopy=False))
+    return any(TrialRecord.from_trial(t).is_reference for t in study.get_trials(deepcopy=False))
 
 
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types for user attributes (NumPy scalars and arrays, tuples, Paths, NaN -> None)."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return to_jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
+# ---- kept for callers not yet on TrialRecord / StudyAttributes / nas.record.recovery ---------------
+# Attribute names as constants and a dict-shaped worker identity. New code reads and writes a
+# TrialRecord (nas.record.trial_record) and a StudyAttributes; remove these when nothing uses them.
+ATTR_ARCHITECTURE = "architecture"
+ATTR_STATUS = "status"
+ATTR_IS_REFERENCE = "is_reference"
+ATTR_REUSED_FROM = "reused_from"
+ATTR_RETRY_OF = "retry_of"
+ATTR_WORKER = "worker"
+ATTR_FAILURE_REASON = "failure_reason"
+STATUS_COMPLETE = TrialStatus.COMPLETE.value
+STATUS_INFEASIBLE = TrialStatus.INFEASIBLE.value
+STATUS_FAILED = TrialStatus.FAILED.value
+STATUS_INTERRUPTED = TrialStatus.INTERRUPTED.value
+STATUSES = (STATUS_COMPLETE, STATUS_INFEASIBLE, STATUS_FAILED, STATUS_INTERRUPTED)
+STUDY_ATTR_CONFIG = "config"
+STUDY_ATTR_OBJECTIVES = "objectives"
+STUDY_ATTR_VALUE_NAMES = "value_names"
+STUDY_ATTR_STUDY_DIR = "study_dir"
+STUDY_ATTR_STRATEGY = "strategy"
+STUDY_ATTR_REFERENCE = "reference_baseline"
+recover_interrupted_trials = recovery.recover_interrupted_trials
+
+
+def worker_identity() -> dict[str, Any]:
+    """This process as a worker, in its stored dict form (new code: ``recovery.worker_identity()``)."""
+    return recovery.worker_identity().to_dict()
+
+
+__all__ = [
+    "PROPOSER_SUFFIX",
+    "StudyAttributes",
+    "StudyError",
+    "absolute_storage_url",
+    "count_done",
+    "create_or_load_study",
+    "default_storage_url",
+    "find_previous",
+    "has_reference",
+    "is_done",
+    "open_study",
+    "storage_from_url",
+]

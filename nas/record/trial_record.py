@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -49,7 +50,7 @@ class WorkerIdentity:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "WorkerIdentity | None":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> WorkerIdentity | None:
         if not data:
             return None
         return cls(host=str(data.get("host", "")), pid=int(data.get("pid", -1)),
@@ -98,32 +99,40 @@ class TrialRecord:
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod
-    def from_user_attrs(cls, attrs: Mapping[str, Any]) -> "TrialRecord":
+    def from_user_attrs(cls, attrs: Mapping[str, Any]) -> TrialRecord:
         """The record of a trial from its user attributes (any version's; unknown keys go to ``extra``)."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values: dict[str, Any] = {k: v for k, v in attrs.items() if k in known and v is not None}
+        extra = {k: v for k, v in attrs.items() if k not in known}
         if "status" in values:
             values["status"] = _status(values["status"])
+            if values["status"] is None:  # a status this version does not know: kept as it was
+                extra["status"] = attrs["status"]
         if "worker" in values:
             values["worker"] = WorkerIdentity.from_dict(values["worker"])
         values["constraint_violations"] = tuple(values.get("constraint_violations") or ())
         for name in ("is_reference", "trained"):
             values[name] = bool(values.get(name, False))
-        extra = {k: v for k, v in attrs.items() if k not in known}
         return cls(**values, extra=extra)
 
     @classmethod
-    def from_trial(cls, trial: FrozenTrial) -> "TrialRecord":
+    def from_trial(cls, trial: FrozenTrial) -> TrialRecord:
         return cls.from_user_attrs(trial.user_attrs)
 
     # -- writing -------------------------------------------------------------------------------
     def to_user_attrs(self) -> dict[str, Any]:
-        """JSON-ready user attributes (the exact keys a study stores)."""
+        """JSON-ready user attributes (the exact keys a study stores).
+
+        Every field is written (``None`` when unset), then the keys of ``extra``; a field left
+        ``None`` whose key ``extra`` holds (a value this version could not read) keeps that value.
+        """
         out: dict[str, Any] = dict(self.extra)
         for f in dataclasses.fields(self):
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
+            if value is None and f.name in self.extra:
+                continue
             if f.name == "status" and value is not None:
                 value = value.value
             elif f.name == "worker" and value is not None:
@@ -131,7 +140,7 @@ class TrialRecord:
             out[f.name] = value
         return to_jsonable(out)
 
-    def replace(self, **changes: Any) -> "TrialRecord":
+    def replace(self, **changes: Any) -> TrialRecord:
         """A copy with ``changes`` (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
 
@@ -158,12 +167,13 @@ def own_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_done(trial: FrozenTrial) -> bool:
-    """A trial that holds a result: complete (or infeasible), or a recorded candidate failure."""
+    """A trial that holds a result: complete (or infeasible), or a recorded candidate failure
+    (or a trial stopped early at a rung). Interrupted and running trials hold none."""
     if trial.state == TrialState.COMPLETE:
         return True
-    status = trial.user_attrs.get("status")
-    return trial.state in (TrialState.FAIL, TrialState.PRUNED) and status in (
-        TrialStatus.FAILED.value, TrialStatus.PRUNED.value)
+    if trial.state not in (TrialState.FAIL, TrialState.PRUNED):
+        return False
+    return TrialRecord.from_trial(trial).status in (TrialStatus.FAILED, TrialStatus.PRUNED)
 
 
 def _status(value: Any) -> TrialStatus | None:
