@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import_s = time.perf_counter() - start
     from nas.record import study as record
     from nas.config.settings import load_config
-    from nas.strategies._loop import run_search
+    from nas.strategies import run_search
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides = {"study.runs_dir": str(Path(tmp) / "runs")}

@@ -61,7 +61,7 @@ def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
 def run_searches(bench: BenchmarkConfig) -> None:
     """Advance both studies in rounds of ``round_trials`` until each holds ``n_trials`` results; the
     MobileNetV2 grid is evaluated after the first round."""
-    from nas.strategies._loop import run_search
+    from nas.strategies import run_search
 
     from nas.record.study import StudyError, count_done
 
@@ -337,7 +337,7 @@ def _relabel(points: list[Any], prefix: str) -> list[Any]:
 
 def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool) -> dict[str, Any]:
     """Phases 2 and 3 on whatever the studies hold; the JSON document of the benchmark."""
-    from nas.results.front import OBJECTIVES
+    from nas.record.points import OBJECTIVES
     from nas.record.points import distinct, study_objectives, study_points
     from search_spaces.architecture import Architecture
 

@@ -3,9 +3,10 @@
 - Proposals: ``ray.tune.search.optuna.OptunaSearch`` with the configured Optuna sampler and one
   metric/mode per objective. Its own Optuna study (``<study>:ray-proposer``) lives in the same
   storage, so the proposer remembers every earlier proposal across runs.
-- Work: each Ray trial runs :func:`nas.strategies._loop.record_trial` in a Ray worker, which writes the trial
-  into the search study itself (same record as the local backend; ``ray_trial_id`` says where it
-  came from). The storage must be reachable from every node (PostgreSQL on a cluster).
+- Work: each Ray trial runs one trial of a :class:`~nas.strategies._trials.SearchSession` in a Ray
+  worker, which writes the trial into the search study itself (same record as the local backend;
+  ``ray_trial_id`` says where it came from). The storage must be reachable from every node
+  (PostgreSQL on a cluster).
 - Resources per trial from ``backend.cpus_per_trial`` / ``gpus_per_trial``; at most
   ``config.max_concurrent_trials`` at once (never more than profiler agents); crashed trials are
   retried by ``FailureConfig(max_failures)``; an interrupted run is restored with
@@ -14,9 +15,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-import time
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,33 +28,34 @@ from optuna.trial import TrialState
 from ray.tune import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from nas.record import study as record
 from nas.config.settings import SearchConfig
-from nas.trial.pipeline import CandidateEvaluator
-from nas.strategies._progress import SearchProgress
-from nas.strategies._loop import (
-    SearchSetup,
-    SearchSummary,
-    build_setup,
-    evaluate_reference_first,
-    front_size,
-    prepare_study,
-    reference_attrs,
-    run_external_trial,
-    summarize,
-)
+from nas.record import study as record
+from nas.record.storage import absolute_storage_url, storage_from_url
+from nas.record.recovery import mark_interrupted
+from nas.record.trial_record import TrialRecord, TrialStatus
+from nas.strategies._base import Strategy
+from nas.strategies._optuna import make_sampler
+from nas.strategies._setup import SearchSetup, build_setup
+from nas.strategies._trials import SearchSession, reference_record
+from nas.trial.protocol import CandidateEvaluator, FatalSearchError
 
 logger = logging.getLogger(__name__)
 
-ATTR_RAY_TRIAL_ID = "ray_trial_id"
 _MODES = {"maximize": "max", "minimize": "min"}
 
 # One setup per worker process: the evaluator loads TensorFlow and the dataset once.
 _WORKER_SETUPS: dict[str, SearchSetup] = {}
+# The session of the running search. Ray pickles callbacks into the experiment state (for
+# Tuner.restore), and a tqdm bar does not survive that, so the callback looks it up here.
+_CURRENT_SESSION: list[SearchSession] = []
 
 
 def proposer_study_name(study_name: str) -> str:
     return study_name + record.PROPOSER_SUFFIX
+
+
+def _load_study(config: SearchConfig) -> optuna.Study:
+    return optuna.load_study(study_name=config.study.name, storage=storage_from_url(config.storage_url))
 
 
 def _worker_setup(config: SearchConfig, evaluator: CandidateEvaluator | None) -> SearchSetup:
@@ -67,36 +71,35 @@ def ray_trainable(ray_config: dict[str, Any], search_config: SearchConfig,
     from ray import tune
 
     setup = _worker_setup(search_config, evaluator)
-    study = optuna.load_study(study_name=search_config.study.name,
-                              storage=record.storage_from_url(search_config.storage_url))
+    session = SearchSession(setup, _load_study(search_config), evaluator=evaluator)
     # Ray trial ids repeat across experiments of one study: qualify them with the experiment name.
     context = tune.get_context()
     ray_trial_id = f"{context.get_experiment_name()}/{context.get_trial_id()}"
-
-    # A FailureConfig retry of this Ray trial: reuse what an earlier attempt finished.
-    for previous in study.get_trials(deepcopy=False):
-        if previous.user_attrs.get(ATTR_RAY_TRIAL_ID) != ray_trial_id:
-            continue
-        if record.is_done(previous):
-            _report(setup, previous.values, previous.state, previous.number)
-            return
-        if previous.state == TrialState.RUNNING:
-            storage = study._storage
-            storage.set_trial_user_attr(previous._trial_id, record.ATTR_STATUS, record.STATUS_INTERRUPTED)
-            storage.set_trial_user_attr(previous._trial_id, record.ATTR_FAILURE_REASON,
-                                        "its Ray worker died; retried by FailureConfig")
-            storage.set_trial_state_values(previous._trial_id, TrialState.FAIL)
-
+    if _finish_retried_attempt(session, ray_trial_id):
+        return
     arch = setup.space.sample_ray(ray_config)
     params = {c.name: ray_config[c.name] for c in setup.space.parameters()}
     distributions = {c.name: optuna.distributions.CategoricalDistribution(list(c.values))
                      for c in setup.space.parameters()}
-    attrs: dict[str, Any] = {ATTR_RAY_TRIAL_ID: ray_trial_id}
-    if setup.reference_arch is not None and arch == setup.reference_arch and not record.has_reference(study):
-        attrs.update(reference_attrs(setup))
-    number, outcome = run_external_trial(setup, study, arch, params=params, distributions=distributions,
-                                         user_attrs=attrs)
+    own = TrialRecord(ray_trial_id=ray_trial_id)
+    if setup.reference_arch is not None and arch == setup.reference_arch and not record.has_reference(session.study):
+        own = reference_record(setup).replace(ray_trial_id=ray_trial_id)
+    number, outcome = session.run_external_trial(arch, params=params, distributions=distributions, own=own)
     _report(setup, outcome.values, TrialState.FAIL if outcome.failed else TrialState.COMPLETE, number)
+
+
+def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> bool:
+    """A FailureConfig retry of a Ray trial: report what an earlier attempt finished (True), or
+    mark the attempt its dead worker left RUNNING as interrupted (then this attempt runs anew)."""
+    for previous in session.study.get_trials(deepcopy=False):
+        if TrialRecord.from_trial(previous).ray_trial_id != ray_trial_id:
+            continue
+        if record.is_done(previous):
+            _report(session.setup, previous.values, previous.state, previous.number)
+            return True
+        if previous.state == TrialState.RUNNING:
+            mark_interrupted(session.study, previous, "its Ray worker died; retried by FailureConfig")
+    return False
 
 
 def _report(setup: SearchSetup, values: list[float] | None, state: TrialState, number: int) -> None:
@@ -119,143 +122,144 @@ class ProposerSearch(OptunaSearch):
         return super().on_trial_complete(trial_id, result, error)
 
 
-def _experiments(ray_dir: Path) -> list[Path]:
-    return sorted((p for p in ray_dir.glob("search-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+def _make_proposer(session: SearchSession) -> ProposerSearch:
+    """OptunaSearch with the configured sampler; MobileNetV2's choices as its first point."""
+    config, objectives = session.config, session.setup.objectives
+    multi = objectives.multi_objective
+    return ProposerSearch(
+        metric=objectives.value_names if multi else objectives.value_names[0],
+        mode=[_MODES[d] for d in objectives.directions] if multi else _MODES[objectives.directions[0]],
+        sampler=make_sampler(config, seed_offset=len(session.study.get_trials(deepcopy=False))),
+        study_name=proposer_study_name(config.study.name),
+        storage=storage_from_url(config.storage_url),
+        points_to_evaluate=_reference_point(session),
+    )
 
 
-def run_ray_search(config: SearchConfig, *, evaluator: CandidateEvaluator | None = None,
-                   progress: str = "bar", stream: Any = None) -> SearchSummary:
-    """Run (or resume) the search on Ray Tune until the study holds ``strategy.n_trials`` results."""
-    import os
-
-    # A failed candidate ends without objective values on purpose (see _report / ProposerSearch).
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    import ray
-    from ray import tune
-
-    from nas.strategies._optuna import make_sampler
-
-    start = time.perf_counter()
-    # Workers run in their trial folders: give them absolute paths.
-    config = dataclasses.replace(config, study=dataclasses.replace(
-        config.study, runs_dir=config.study.runs_dir.resolve(),
-        storage=record.absolute_storage_url(config.storage_url)))
-    setup = build_setup(config, evaluator)
-    study, recovered = prepare_study(config, setup, sampler=None, enqueue_retries=False)
-    started_ray = False
-    if not ray.is_initialized():
-        if config.backend.address:
-            ray.init(address=config.backend.address, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=False)
-        started_ray = True
-    try:
-        ray_dir = (setup.study_dir / "ray").resolve()
-        ray_dir.mkdir(parents=True, exist_ok=True)
-        trainable = tune.with_resources(
-            tune.with_parameters(ray_trainable, search_config=config, evaluator=evaluator),
-            {"cpu": config.backend.cpus_per_trial, "gpu": config.backend.gpus_per_trial},
-        )
-        done0 = record.count_done(study.get_trials(deepcopy=False))
-        new_before = len(study.get_trials(deepcopy=False))
-        with SearchProgress(total=config.strategy.n_trials, done=done0, mode=progress, stream=stream) as bar:
-            if setup.reference_params is None:
-                # Outside the space Ray Tune cannot propose it: evaluate it here, first, the same way.
-                evaluate_reference_first(setup, study, bar)
-            _CURRENT_PROGRESS.append(bar)
-            callback = _ProgressCallback(config, setup.objectives)
-            experiments = _experiments(ray_dir)
-            if experiments and tune.Tuner.can_restore(str(experiments[-1])):
-                logger.info("restoring Ray Tune experiment %s", experiments[-1])
-                tuner = tune.Tuner.restore(str(experiments[-1]), trainable=trainable,
-                                           resume_unfinished=True, resume_errored=False)
-                tuner.fit()
-            remaining = config.strategy.n_trials - record.count_done(study.get_trials(deepcopy=False))
-            if remaining > 0:
-                index = int(experiments[-1].name.split("-")[1]) + 1 if experiments else 0
-                searcher = ProposerSearch(
-                    metric=setup.objectives.value_names if setup.objectives.multi_objective
-                    else setup.objectives.value_names[0],
-                    mode=[_MODES[d] for d in setup.objectives.directions] if setup.objectives.multi_objective
-                    else _MODES[setup.objectives.directions[0]],
-                    sampler=make_sampler(config, seed_offset=len(study.get_trials(deepcopy=False))),
-                    study_name=proposer_study_name(config.study.name),
-                    storage=record.storage_from_url(config.storage_url),
-                    points_to_evaluate=_reference_point(setup, study),
-                )
-                tuner = tune.Tuner(
-                    trainable,
-                    param_space=setup.space.ray_param_space(),
-                    tune_config=tune.TuneConfig(
-                        search_alg=searcher,
-                        num_samples=remaining,
-                        max_concurrent_trials=config.max_concurrent_trials,
-                        time_budget_s=config.strategy.timeout_s,
-                        # One worker process keeps TensorFlow and the dataset loaded across trials.
-                        reuse_actors=True,
-                    ),
-                    run_config=tune.RunConfig(
-                        name=f"search-{index}",
-                        storage_path=str(ray_dir),
-                        failure_config=tune.FailureConfig(max_failures=config.backend.max_failures),
-                        callbacks=[callback],
-                        verbose=0,
-                    ),
-                )
-                tuner.fit()
-        _CURRENT_PROGRESS.clear()
-        study = optuna.load_study(study_name=config.study.name, storage=record.storage_from_url(config.storage_url))
-        fatal = _fatal_reason(study, new_before)
-        if fatal:
-            from nas.trial.pipeline import FatalSearchError
-
-            raise FatalSearchError(fatal)
-        new_trials = len(study.get_trials(deepcopy=False)) - new_before
-        return summarize(study, setup, new_trials=new_trials, recovered=recovered,
-                         elapsed_s=time.perf_counter() - start)
-    finally:
-        if started_ray:
-            ray.shutdown()
-
-
-def _reference_point(setup: SearchSetup, study: optuna.Study) -> list[dict[str, Any]] | None:
+def _reference_point(session: SearchSession) -> list[dict[str, Any]] | None:
     """MobileNetV2's choices as OptunaSearch's first point (when it is a point of the space)."""
-    if setup.reference_arch is None or record.has_reference(study) or setup.reference_params is None:
+    setup = session.setup
+    if setup.reference_arch is None or setup.reference_params is None or record.has_reference(session.study):
         return None
     return [dict(setup.reference_params)]
+
+
+def _experiments(ray_dir: Path) -> list[Path]:
+    return sorted((p for p in ray_dir.glob("search-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
 
 
 def _fatal_reason(study: optuna.Study, first_index: int) -> str | None:
     """The reason of a fatal stop in this run (a trial interrupted by a FatalSearchError), if any."""
     for trial in study.get_trials(deepcopy=False)[first_index:]:
-        reason = trial.user_attrs.get(record.ATTR_FAILURE_REASON) or ""
-        if trial.user_attrs.get(record.ATTR_STATUS) == record.STATUS_INTERRUPTED and reason.startswith("FatalSearchError"):
+        trial_record = TrialRecord.from_trial(trial)
+        reason = trial_record.failure_reason or ""
+        if trial_record.status == TrialStatus.INTERRUPTED and reason.startswith(FatalSearchError.__name__):
             return reason.split(": ", 1)[-1]
     return None
 
 
-# The progress bar of the running search. Ray pickles callbacks into the experiment state (for
-# Tuner.restore), and a tqdm bar does not survive that, so the callback looks it up here.
-_CURRENT_PROGRESS: list[SearchProgress] = []
+@contextlib.contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """Ray, started here (and shut down after) unless the caller already started it."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+class RayTuneStrategy(Strategy):
+    """Ray Tune runs the trials on a cluster; OptunaSearch proposes with the configured sampler."""
+
+    names = ("ray",)
+
+    def __init__(self, config: SearchConfig) -> None:
+        # Workers run in their trial folders: give them absolute paths.
+        super().__init__(dataclasses.replace(config, study=dataclasses.replace(
+            config.study, runs_dir=config.study.runs_dir.resolve(),
+            storage=absolute_storage_url(config.storage_url))))
+
+    def proposes_reference(self, setup: SearchSetup) -> bool:
+        # Inside the space OptunaSearch proposes it first; outside, Ray Tune cannot propose it.
+        return setup.reference_params is not None
+
+    def search(self, session: SearchSession, budget: int) -> None:
+        # A failed candidate ends without objective values on purpose (see _report / ProposerSearch).
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+        first_new = len(session.study.get_trials(deepcopy=False))
+        with _ray_session(self.config.backend.address):
+            _CURRENT_SESSION.append(session)
+            try:
+                self._fit(session)
+            finally:
+                _CURRENT_SESSION.clear()
+        fatal = _fatal_reason(_load_study(self.config), first_new)
+        if fatal:
+            raise FatalSearchError(fatal)
+
+    def _fit(self, session: SearchSession) -> None:
+        """Restore the last experiment if it can be, then a new experiment for what is missing."""
+        from ray import tune
+
+        config = self.config
+        ray_dir = (session.setup.study_dir / "ray").resolve()
+        ray_dir.mkdir(parents=True, exist_ok=True)
+        trainable = tune.with_resources(
+            tune.with_parameters(ray_trainable, search_config=config, evaluator=session.evaluator),
+            {"cpu": config.backend.cpus_per_trial, "gpu": config.backend.gpus_per_trial},
+        )
+        experiments = _experiments(ray_dir)
+        if experiments and tune.Tuner.can_restore(str(experiments[-1])):
+            logger.info("restoring Ray Tune experiment %s", experiments[-1])
+            tune.Tuner.restore(str(experiments[-1]), trainable=trainable, resume_unfinished=True,
+                               resume_errored=False).fit()
+        remaining = session.remaining()
+        if remaining <= 0:
+            return
+        index = int(experiments[-1].name.split("-")[1]) + 1 if experiments else 0
+        tune.Tuner(
+            trainable,
+            param_space=session.setup.space.ray_param_space(),
+            tune_config=tune.TuneConfig(
+                search_alg=_make_proposer(session),
+                num_samples=remaining,
+                max_concurrent_trials=config.max_concurrent_trials,
+                time_budget_s=config.strategy.timeout_s,
+                # One worker process keeps TensorFlow and the dataset loaded across trials.
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=f"search-{index}",
+                storage_path=str(ray_dir),
+                failure_config=tune.FailureConfig(max_failures=config.backend.max_failures),
+                callbacks=[_ProgressCallback(config)],
+                verbose=0,
+            ),
+        ).fit()
 
 
 class _ProgressCallback(Callback):
     """Reports each finished Ray trial from the study record (driver side)."""
 
-    def __init__(self, config: SearchConfig, objectives: Any) -> None:
+    def __init__(self, config: SearchConfig) -> None:
         self.config = config
-        self.objectives = objectives
 
     def _report(self, trial: Any) -> None:
         logger.debug("ray trial %s/%s finished", trial.experiment_dir_name, trial.trial_id)
-        study = optuna.load_study(study_name=self.config.study.name,
-                                  storage=record.storage_from_url(self.config.storage_url))
+        study = _load_study(self.config)
+        ray_trial_id = f"{trial.experiment_dir_name}/{trial.trial_id}"
         mine = [t for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get(ATTR_RAY_TRIAL_ID) == f"{trial.experiment_dir_name}/{trial.trial_id}"
-                and t.state.is_finished()]
-        if mine and _CURRENT_PROGRESS:
-            _CURRENT_PROGRESS[-1].trial_finished(mine[-1], front_size=front_size(study, self.objectives),
-                                                 count_as_done=record.is_done(mine[-1]))
+                if TrialRecord.from_trial(t).ray_trial_id == ray_trial_id and t.state.is_finished()]
+        if mine and _CURRENT_SESSION:
+            _CURRENT_SESSION[-1].report(mine[-1], study=study)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._report(trial)

@@ -1,4 +1,4 @@
-"""The real evaluators behind :class:`nas.trial.pipeline.CandidateEvaluator`.
+"""The real evaluators behind :class:`nas.trial.protocol.CandidateEvaluator`.
 
 ``evaluators.CheapEvaluator`` measures the untrained int8 model (size, latency) and
 ``evaluators.TrainingEvaluator`` trains, converts and evaluates the int8 model through LiteRT; the
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nas.config.settings import ConfigError, ProfilerSettings, SearchConfig, build_dataclass, read_profiler_token
-from nas.trial.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
+from nas.trial.protocol import AccuracyMeasurement, CostMeasurement, FatalSearchError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def make_profiler(profiler: ProfilerSettings | Mapping[str, Any]) -> Any:
 
 
 class EvaluatorAdapter:
-    """:class:`~nas.trial.pipeline.CandidateEvaluator` over ``evaluators.CheapEvaluator`` and ``TrainingEvaluator``."""
+    """:class:`~nas.trial.protocol.CandidateEvaluator` over ``evaluators.CheapEvaluator`` and ``TrainingEvaluator``."""
 
     def __init__(self, cheap: Any, training: Any, *, channels: int, num_classes: int) -> None:
         self.cheap = cheap
@@ -59,11 +59,14 @@ class EvaluatorAdapter:
         """Evaluators, profiler and dataset of ``config``; a dataset that cannot load is fatal."""
         from evaluators import CheapEvaluator, DatasetConfig, DatasetError, TrainConfig, TrainingEvaluator
 
-        try:
-            dataset_cfg = build_dataclass(DatasetConfig, config.dataset, "dataset")
+        dataset_cfg, train_cfg = config.dataset, config.training
+        try:  # typed once nas.config builds them; a plain mapping is validated here
+            if not isinstance(dataset_cfg, DatasetConfig):
+                dataset_cfg = build_dataclass(DatasetConfig, dataset_cfg, "dataset")
         except DatasetError as exc:
             raise ConfigError(f"dataset: {exc}") from None
-        train_cfg = build_dataclass(TrainConfig, config.training, "training")
+        if not isinstance(train_cfg, TrainConfig):
+            train_cfg = build_dataclass(TrainConfig, train_cfg, "training")
         try:
             profiler = make_profiler(config.profiler)
         except ValueError as exc:

@@ -3,35 +3,48 @@
 The objectives stay separate numbers (int8 accuracy, latency, size); the Pareto front is the result.
 Only strategies that need a single number (``reward``, KerasTuner) use :func:`mnasnet_reward`.
 Constraints follow Optuna's convention: a value <= 0 is feasible (``Trial.set_constraint``).
+Objectives read the fields of a :class:`~nas.record.trial_record.TrialRecord`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
 
 from nas.config.settings import ConstraintSettings, SearchConfig
+from nas.record.trial_record import TrialRecord
+
+# Accuracy recorded as the objective value of a candidate that was not trained (constraint gate).
+UNTRAINED_ACCURACY = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
-    """One objective: the trial user attribute it reads and its direction."""
+    """One objective: the :class:`TrialRecord` field it reads, its direction and unit.
+
+    ``when_missing`` is the value of a trial that has no measurement of it (an untrained candidate's
+    accuracy counts as 0); ``None`` means a missing value is an error.
+    """
 
     name: str
     metric: str
     direction: str
     unit: str
+    when_missing: float | None = None
+
+    def value(self, record: TrialRecord) -> float:
+        """This objective's number in ``record``."""
+        return _number(getattr(record, self.metric), self.metric, self.when_missing)
 
 
-OBJECTIVES: dict[str, Objective] = {
-    "accuracy": Objective("accuracy", "accuracy_int8", "maximize", "fraction"),
+#: ``nas search`` objective names (``objectives`` of the config) -> objective.
+SEARCH_OBJECTIVES: dict[str, Objective] = {
+    "accuracy": Objective("accuracy", "accuracy_int8", "maximize", "fraction", when_missing=UNTRAINED_ACCURACY),
     "latency": Objective("latency", "latency_ms_p50", "minimize", "ms"),
     "size": Objective("size", "size_bytes", "minimize", "bytes"),
 }
+#: The study value name of a scalar-reward search (the ``TrialRecord`` field holding it).
 REWARD_METRIC = "mnasnet_reward"
-# Accuracy recorded as the objective value of a candidate that was not trained (constraint gate).
-UNTRAINED_ACCURACY = 0.0
 
 
 def mnasnet_reward(accuracy: float, latency_ms: float, *, target_latency_ms: float, exponent: float) -> float:
@@ -55,9 +68,9 @@ class ObjectiveSet:
     exponent: float
 
     @classmethod
-    def from_config(cls, config: SearchConfig) -> "ObjectiveSet":
+    def from_config(cls, config: SearchConfig) -> ObjectiveSet:
         return cls(
-            objectives=tuple(OBJECTIVES[name] for name in config.objectives),
+            objectives=tuple(SEARCH_OBJECTIVES[name] for name in config.objectives),
             scalar_reward=config.strategy.name in ("reward", "keras-tuner"),
             target_latency_ms=config.strategy.reward.target_latency_ms,
             exponent=config.strategy.reward.exponent,
@@ -80,27 +93,33 @@ class ObjectiveSet:
             return ["maximize"]
         return [o.direction for o in self.objectives]
 
-    def reward(self, metrics: Mapping[str, Any]) -> float:
+    def reward(self, record: TrialRecord) -> float:
+        """The MnasNet reward of ``record`` (an untrained candidate has accuracy 0)."""
         return mnasnet_reward(
-            _objective_number(metrics, "accuracy_int8"),
-            _objective_number(metrics, "latency_ms_p50"),
+            SEARCH_OBJECTIVES["accuracy"].value(record),
+            SEARCH_OBJECTIVES["latency"].value(record),
             target_latency_ms=self.target_latency_ms,
             exponent=self.exponent,
         )
 
-    def values(self, metrics: Mapping[str, Any]) -> list[float]:
-        """The study values of a finished trial from its metrics."""
+    def reward_or_none(self, record: TrialRecord) -> float | None:
+        """The reward of a trained, measured candidate; ``None`` when accuracy or latency is missing."""
+        if record.accuracy_int8 is None or record.latency_ms_p50 is None:
+            return None
+        return self.reward(record)
+
+    def values(self, record: TrialRecord) -> list[float]:
+        """The study values of a finished trial; ``ValueError`` when one is missing or not finite."""
         if self.scalar_reward:
-            return [self.reward(metrics)]
-        return [_objective_number(metrics, o.metric) for o in self.objectives]
+            return [self.reward(record)]
+        return [o.value(record) for o in self.objectives]
 
 
-def _objective_number(metrics: Mapping[str, Any], key: str) -> float:
-    value = metrics.get(key)
-    if value is None and key == "accuracy_int8":
-        return UNTRAINED_ACCURACY
+def _number(value: float | int | None, name: str, when_missing: float | None) -> float:
+    if value is None and when_missing is not None:
+        return when_missing
     if value is None or not math.isfinite(float(value)):
-        raise ValueError(f"metric {key!r} is missing or not finite: {value!r}")
+        raise ValueError(f"metric {name!r} is missing or not finite: {value!r}")
     return float(value)
 
 
@@ -122,6 +141,6 @@ def accuracy_constraints(constraints: ConstraintSettings, *, accuracy: float | N
     return {"min_accuracy": constraints.min_accuracy - measured}
 
 
-def violated(constraint_values: Mapping[str, float]) -> list[str]:
+def violated(constraint_values: dict[str, float]) -> list[str]:
     """Names of the constraints a trial breaks."""
     return [name for name, value in constraint_values.items() if value > 0]

@@ -1,12 +1,15 @@
 """One trial: cheap measurement -> constraint gate -> proxy training and int8 evaluation.
 
 Latency first (as in MnasNet / NNI's split of a cheap profiler from the evaluator): size and latency
-of the untrained int8 model are measured before any training, and a candidate that breaks a latency
-or size constraint is recorded with its measured cost and not trained. An architecture already
-evaluated in the study is not evaluated again; its results are copied and the trial says so.
+of the untrained int8 model come first, from the configured :mod:`latency source <nas.trial.latency>`,
+and a candidate that breaks a latency or size constraint is recorded with its cost and not
+trained. An architecture already evaluated in the study is not evaluated again; its results are
+copied and the trial says so.
 
-The pipeline knows evaluators only through :class:`CandidateEvaluator`, so the same code runs under
-Optuna, Ray Tune and KerasTuner, and tests can inject a fake evaluator.
+The pipeline knows evaluators only through :class:`~nas.trial.protocol.CandidateEvaluator`, so the
+same code runs under Optuna, Ray Tune and KerasTuner, and tests can inject a fake evaluator. What
+it returns is a :class:`~nas.record.trial_record.TrialRecord`; writing it into the study is the
+strategies' part.
 """
 
 from __future__ import annotations
@@ -14,79 +17,52 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.record import study as record
 from nas.config.settings import ConstraintSettings
-from nas.trial.objectives import ObjectiveSet, REWARD_METRIC, accuracy_constraints, cost_constraints, violated
+from nas.record.trial_record import OWN_FIELDS, TrialRecord, TrialStatus
+from nas.trial.latency import LatencySource, MeasuredLatency
+from nas.trial.objectives import ObjectiveSet, accuracy_constraints, cost_constraints, violated
+from nas.trial.protocol import (  # noqa: F401 (FatalSearchError and the measurements: re-exported)
+    AccuracyMeasurement,
+    ArchitectureLike,
+    CandidateEvaluator,
+    CostMeasurement,
+    FatalSearchError,
+)
 
 logger = logging.getLogger(__name__)
 
 TFLITE_INT8_NAME = "model_int8.tflite"
 KERAS_MODEL_NAME = "model.keras"
+# Timing entries that sum the others (not a step of their own).
+_SUMMARY_TIMINGS = ("bookkeeping", "total")
 
 
-class FatalSearchError(RuntimeError):
-    """The search cannot go on (no dataset, profiler unreachable after retries); it can be resumed."""
-
-
-class ArchitectureLike(Protocol):
-    def to_string(self) -> str: ...
-
-
-@dataclasses.dataclass
-class CostMeasurement:
-    """Size and latency of the untrained int8 model (no training). ``failure_reason`` set = failed."""
-
-    size_bytes: int | None = None
-    latency_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # count, mean, std, min, p50, ...
-    device: dict[str, Any] = dataclasses.field(default_factory=dict)
-    profiler: dict[str, Any] = dataclasses.field(default_factory=dict)  # measured_by, runtime, params, ...
-    params: int | None = None
-    macs: int | None = None
-    timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
-    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)
-    failure_reason: str | None = None
-
-
-@dataclasses.dataclass
-class AccuracyMeasurement:
-    """Proxy training and evaluation of the trained int8 model through the interpreter."""
-
-    accuracy_int8: float | None = None
-    size_bytes: int | None = None  # of the trained int8 model (the deployed one)
-    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
-    timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
-    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
-    failure_reason: str | None = None
-
-
-class CandidateEvaluator(Protocol):
-    """The two halves of evaluating a candidate; both return failures instead of raising them."""
-
-    def measure_cost(self, arch: Any, trial_dir: Path) -> CostMeasurement: ...
-
-    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None) -> AccuracyMeasurement:
-        """Proxy-train ``arch`` (``epochs`` overrides the configured budget) and evaluate its int8 model."""
-        ...
-
-
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrialOutcome:
-    """What a trial records: Optuna state, values, user attributes and named constraints."""
+    """What a trial records: Optuna state, values, the trial record and named constraints."""
 
     state: TrialState
     values: list[float] | None
-    user_attrs: dict[str, Any]
-    constraints: dict[str, float]
+    record: TrialRecord
+    constraints: Mapping[str, float]
 
     @property
     def failed(self) -> bool:
         return self.state == TrialState.FAIL
+
+    def replace(self, **changes: Any) -> TrialOutcome:
+        return dataclasses.replace(self, **changes)
+
+
+def own_fields(record: TrialRecord) -> dict[str, Any]:
+    """The fields of ``record`` that belong to the trial itself (reference flag, retry_of, ids, ...)."""
+    return {name: getattr(record, name) for name in OWN_FIELDS}
 
 
 class TrialPipeline:
@@ -98,11 +74,13 @@ class TrialPipeline:
         objectives: ObjectiveSet,
         constraints: ConstraintSettings,
         study_dir: Path,
+        latency_source: LatencySource | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.objectives = objectives
         self.constraints = constraints
         self.study_dir = Path(study_dir)
+        self.latency_source = latency_source or MeasuredLatency()
 
     def trial_dir(self, trial_number: int) -> Path:
         return self.study_dir / "trials" / str(trial_number)
@@ -113,127 +91,101 @@ class TrialPipeline:
         *,
         trial_number: int,
         previous: FrozenTrial | None = None,
-        extra_attrs: Mapping[str, Any] | None = None,
+        own: TrialRecord | None = None,
         epochs: int | None = None,
     ) -> TrialOutcome:
         """Evaluate ``arch`` as trial ``trial_number`` (or reuse ``previous`` when it is a duplicate).
 
-        ``epochs`` overrides the proxy training budget (KerasTuner's Hyperband sets it per trial).
+        ``own`` is what the trial already holds about itself (reference flag, ``retry_of``, the id
+        Ray Tune or KerasTuner gave it); ``epochs`` overrides the proxy training budget (KerasTuner's
+        Hyperband sets it per trial).
         """
         start = time.perf_counter()
-        attrs: dict[str, Any] = {
-            record.ATTR_ARCHITECTURE: arch.to_string(),
-            record.ATTR_IS_REFERENCE: False,
-            record.ATTR_REUSED_FROM: None,
-            record.ATTR_FAILURE_REASON: None,
-            "failure_stage": None,
-            "constraint_violations": [],
-            "proxy_epochs": epochs,
-        }
-        own = dict(extra_attrs or {})
-        attrs.update(own)
+        own = own or TrialRecord()
+        base = TrialRecord(architecture=arch.to_string(), proxy_epochs=epochs, extra=dict(own.extra),
+                           **own_fields(own))
         if previous is not None:
-            outcome = self._reuse(previous, attrs, own)
+            outcome = self._reuse(previous, base)
         else:
-            outcome = self._evaluate(arch, trial_number, attrs, epochs)
-        timings = outcome.user_attrs.setdefault("timings_s", {})
-        measured = sum(v for k, v in timings.items() if k not in ("bookkeeping", "total"))
+            outcome = self._evaluate(arch, trial_number, base, epochs)
+        timings = dict(outcome.record.timings_s)
+        measured = sum(v for k, v in timings.items() if k not in _SUMMARY_TIMINGS)
         total = time.perf_counter() - start
-        timings["bookkeeping"] = max(0.0, total - measured)
-        timings["total"] = total
-        outcome.user_attrs = record.to_jsonable(outcome.user_attrs)
-        return outcome
+        timings.update(bookkeeping=max(0.0, total - measured), total=total)
+        return outcome.replace(record=outcome.record.replace(timings_s=timings))
 
     # -- fresh evaluation ------------------------------------------------------------------------
-    def _evaluate(self, arch: ArchitectureLike, trial_number: int, attrs: dict[str, Any],
+    def _evaluate(self, arch: ArchitectureLike, trial_number: int, base: TrialRecord,
                   epochs: int | None) -> TrialOutcome:
         trial_dir = self.trial_dir(trial_number)
         trial_dir.mkdir(parents=True, exist_ok=True)
-        cost = self.evaluator.measure_cost(arch, trial_dir)
-        attrs.update(_cost_attrs(cost))
-        attrs["timings_s"] = dict(cost.timings_s)
-        attrs["artifacts"] = dict(cost.artifacts)
-        attrs["trained"] = False
-        attrs["accuracy_int8"] = None
-        attrs["metrics"] = {}
+        cost = self.latency_source.measure_cost(self.evaluator, arch, trial_dir)
+        record = _with_cost(base, cost, source=self.latency_source.name)
         if cost.failure_reason is not None:
-            return self._failed(attrs, cost.failure_reason, stage="cost")
+            return self._failed(record, cost.failure_reason, stage="cost")
 
-        constraints = cost_constraints(self.constraints, latency_ms=cost.latency_ms["p50"], size_bytes=cost.size_bytes)
+        constraints = cost_constraints(self.constraints, latency_ms=cost.latency_ms_p50, size_bytes=cost.size_bytes)
         if violated(constraints):
             # Not trained: the accuracy objective counts as 0 and the accuracy constraint as broken.
             constraints.update(accuracy_constraints(self.constraints, accuracy=None))
-            attrs[record.ATTR_STATUS] = record.STATUS_INFEASIBLE
-            return self._finish(attrs, constraints)
+            return self._finish(record.replace(status=TrialStatus.INFEASIBLE), constraints)
 
         acc = self.evaluator.train_and_evaluate(arch, trial_dir, epochs=epochs)
-        attrs["timings_s"].update(acc.timings_s)
-        attrs["artifacts"].update(acc.artifacts)
-        attrs["metrics"] = dict(acc.metrics)
+        record = record.replace(timings_s={**record.timings_s, **acc.timings_s},
+                                artifacts={**record.artifacts, **acc.artifacts}, metrics=dict(acc.metrics))
         if acc.failure_reason is not None:
-            return self._failed(attrs, acc.failure_reason, stage="train")
-        attrs["trained"] = True
-        attrs["accuracy_int8"] = acc.accuracy_int8
+            return self._failed(record, acc.failure_reason, stage="train")
+        record = record.replace(trained=True, accuracy_int8=acc.accuracy_int8)
         if acc.size_bytes is not None:
-            attrs["size_bytes_untrained"] = attrs["size_bytes"]
-            attrs["size_bytes"] = acc.size_bytes
+            record = record.replace(size_bytes_untrained=record.size_bytes, size_bytes=acc.size_bytes)
         constraints.update(accuracy_constraints(self.constraints, accuracy=acc.accuracy_int8))
-        attrs[record.ATTR_STATUS] = record.STATUS_COMPLETE
-        return self._finish(attrs, constraints)
+        return self._finish(record.replace(status=TrialStatus.COMPLETE), constraints)
 
-    def _finish(self, attrs: dict[str, Any], constraints: dict[str, float]) -> TrialOutcome:
-        attrs["constraint_violations"] = violated(constraints)
-        attrs[REWARD_METRIC] = self._reward_or_none(attrs)
+    def _finish(self, record: TrialRecord, constraints: dict[str, float]) -> TrialOutcome:
+        record = record.replace(constraint_violations=tuple(violated(constraints)),
+                                mnasnet_reward=self.objectives.reward_or_none(record))
         try:
-            values = self.objectives.values(attrs)
+            values = self.objectives.values(record)
         except ValueError as exc:
-            return self._failed(attrs, f"no objective value: {exc}", stage="record")
-        return TrialOutcome(TrialState.COMPLETE, values, attrs, constraints)
+            return self._failed(record, f"no objective value: {exc}", stage="record")
+        return TrialOutcome(TrialState.COMPLETE, values, record, constraints)
 
-    def _failed(self, attrs: dict[str, Any], reason: str, *, stage: str) -> TrialOutcome:
-        attrs[record.ATTR_STATUS] = record.STATUS_FAILED
-        attrs[record.ATTR_FAILURE_REASON] = reason
-        attrs["failure_stage"] = stage
-        return TrialOutcome(TrialState.FAIL, None, attrs, {})
-
-    def _reward_or_none(self, attrs: Mapping[str, Any]) -> float | None:
-        if attrs.get("accuracy_int8") is None or attrs.get("latency_ms_p50") is None:
-            return None
-        return self.objectives.reward(attrs)
+    def _failed(self, record: TrialRecord, reason: str, *, stage: str) -> TrialOutcome:
+        record = record.replace(status=TrialStatus.FAILED, failure_reason=reason, failure_stage=stage)
+        return TrialOutcome(TrialState.FAIL, None, record, {})
 
     # -- duplicates ------------------------------------------------------------------------------
-    def _reuse(self, previous: FrozenTrial, attrs: dict[str, Any], own: Mapping[str, Any]) -> TrialOutcome:
+    def _reuse(self, previous: FrozenTrial, base: TrialRecord) -> TrialOutcome:
         """Copy the results of ``previous`` (same architecture): nothing is built, trained or measured."""
-        copied = {k: v for k, v in previous.user_attrs.items() if k not in _NOT_COPIED}
-        copied.update({k: v for k, v in attrs.items() if k in _OWN_ATTRS})
-        copied.update(own)
-        copied[record.ATTR_REUSED_FROM] = previous.number
-        copied["timings_s"] = {}
+        source = TrialRecord.from_trial(previous)
+        copied = source.replace(**own_fields(base), extra={**source.extra, **base.extra},
+                                reused_from=previous.number, timings_s={})
         logger.info("architecture already evaluated by trial %d; reusing its results", previous.number)
-        if copied.get(record.ATTR_STATUS) == record.STATUS_FAILED:
+        if copied.status == TrialStatus.FAILED:
             return TrialOutcome(TrialState.FAIL, None, copied, {})
         constraints = {}
-        if copied.get("latency_ms_p50") is not None and copied.get("size_bytes") is not None:
-            constraints = cost_constraints(self.constraints, latency_ms=copied["latency_ms_p50"], size_bytes=copied["size_bytes"])
-        constraints.update(accuracy_constraints(self.constraints, accuracy=copied.get("accuracy_int8")))
+        if copied.latency_ms_p50 is not None and copied.size_bytes is not None:
+            constraints = cost_constraints(self.constraints, latency_ms=copied.latency_ms_p50,
+                                           size_bytes=copied.size_bytes)
+        constraints.update(accuracy_constraints(self.constraints, accuracy=copied.accuracy_int8))
         return self._finish(copied, constraints)
 
 
-# Attributes that describe the trial itself rather than the architecture's results.
-_OWN_ATTRS = (record.ATTR_IS_REFERENCE, "reference_name", record.ATTR_RETRY_OF, record.ATTR_WORKER,
-              "ray_trial_id", "keras_tuner_trial_id")
-_NOT_COPIED = (*_OWN_ATTRS, record.ATTR_REUSED_FROM, "timings_s")
-
-
-def _cost_attrs(cost: CostMeasurement) -> dict[str, Any]:
-    latency = dict(cost.latency_ms)
-    return {
-        "size_bytes": cost.size_bytes,
-        "latency_ms_p50": latency.get("p50"),
-        "latency_ms": latency,
-        "params": cost.params,
-        "macs": cost.macs,
-        "device": dict(cost.device),
-        "profiler": dict(cost.profiler),
-        "versions": dict(cost.versions),
-    }
+def _with_cost(base: TrialRecord, cost: CostMeasurement, *, source: str) -> TrialRecord:
+    """``base`` with the cheap measurement: not trained yet, no accuracy."""
+    return base.replace(
+        size_bytes=cost.size_bytes,
+        latency_ms_p50=cost.latency_ms_p50,
+        latency_ms=dict(cost.latency_ms),
+        latency_source=source,
+        params=cost.params,
+        macs=cost.macs,
+        device=dict(cost.device),
+        profiler=dict(cost.profiler),
+        versions=dict(cost.versions),
+        timings_s=dict(cost.timings_s),
+        artifacts=dict(cost.artifacts),
+        trained=False,
+        accuracy_int8=None,
+        metrics={},
+    )

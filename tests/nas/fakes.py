@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nas.trial.pipeline import AccuracyMeasurement, CostMeasurement, FatalSearchError
+from nas.trial.protocol import AccuracyMeasurement, CostMeasurement, FatalSearchError
 from search_spaces import arch_cost
 
 
@@ -18,11 +18,13 @@ class FakeEvaluator:
     """Size from the parameter count, latency from MACs, accuracy growing with both."""
 
     def __init__(self, *, channels: int = 1, num_classes: int = 10, train_seconds: float = 0.0,
-                 fail_if: str | None = None, fatal_after: int | None = None) -> None:
+                 fail_if: str | None = None, fail_trials: tuple[int, ...] = (),
+                 fatal_after: int | None = None) -> None:
         self.channels = channels
         self.num_classes = num_classes
         self.train_seconds = train_seconds
         self.fail_if = fail_if  # substring of the architecture string that makes training fail
+        self.fail_trials = fail_trials  # trial numbers whose training fails (read from the trial folder)
         self.fatal_after = fatal_after  # the profiler "becomes unreachable" after this many measurements
         self.cost_calls: list[str] = []
         self.train_calls: list[str] = []
@@ -52,7 +54,7 @@ class FakeEvaluator:
         self.train_calls.append(text)
         if self.train_seconds:
             time.sleep(self.train_seconds)
-        if self.fail_if and self.fail_if in text:
+        if (self.fail_if and self.fail_if in text) or trial_dir.name in {str(n) for n in self.fail_trials}:
             return AccuracyMeasurement(failure_reason="loss diverged (NaN) in epoch 1",
                                        timings_s={"train": 0.01})
         cost = arch_cost(arch)

@@ -12,7 +12,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from nas.record import study as record
-from nas.strategies._loop import run_search
+from nas.strategies import run_search
 from tests.nas.fake_search_process import fake_config
 from tests.nas.fakes import FakeEvaluator
 

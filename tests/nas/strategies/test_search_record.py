@@ -13,10 +13,13 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.record import study as record
+from nas.record.recovery import worker_identity
+from nas.record.trial_record import TrialRecord, WorkerIdentity
 from nas.cli import main
 from nas.config.settings import load_config
 from nas.trial.objectives import mnasnet_reward
-from nas.strategies._loop import build_setup, run_search, start_external_trial
+from nas.strategies import build_setup, run_search
+from nas.strategies._trials import start_external_trial
 from search_spaces import get_baseline
 from tests.nas.fakes import FakeEvaluator
 
@@ -144,9 +147,8 @@ def test_interrupted_trial_is_failed_and_retried_with_the_same_params(tmp_path):
     setup = build_setup(config, evaluator)
     distributions = {c.name: optuna.distributions.CategoricalDistribution(list(c.values))
                      for c in setup.space.parameters() if c.name in params}
-    start_external_trial(study, params=params, distributions=distributions,
-                         user_attrs={"worker": {"host": record.worker_identity()["host"],
-                                                "pid": int(dead.stdout), "started": None}})
+    worker = WorkerIdentity(host=worker_identity().host, pid=int(dead.stdout), started=None)
+    start_external_trial(study, params=params, distributions=distributions, own=TrialRecord(worker=worker))
     summary = run_search(_config(tmp_path, **{"strategy.n_trials": 3}), evaluator=evaluator, progress="quiet")
     trials = _study(config).trials
     assert summary.recovered_trials == [2]
@@ -276,7 +278,7 @@ def test_keras_tuner_strategy_bookkeeping(tmp_path, oracle):
 
 
 def test_fatal_error_stops_the_search_and_resume_retries_it(tmp_path):
-    from nas.trial.pipeline import FatalSearchError
+    from nas.trial.protocol import FatalSearchError
 
     config = _config(tmp_path, **{"strategy.n_trials": 4})
     with pytest.raises(FatalSearchError, match="unreachable"):
