@@ -2,7 +2,9 @@
 
 This package must stay light: it imports only the standard library, NumPy and a LiteRT interpreter
 (``ai_edge_litert``, else ``tflite_runtime``, else ``tensorflow.lite``), and the interpreter only
-inside the measurement subprocess. Import the pieces from their modules::
+inside the measurement subprocess (or ``classify``). :mod:`edge_profiler.litert` is the one module
+that picks the interpreter and quantizes int8 inputs / dequantizes outputs; the evaluators use it
+too. Import the pieces from their modules::
 
     from edge_profiler.client import LocalProfiler, RemoteProfiler
     from edge_profiler.errors import ProfilerError
