@@ -129,10 +129,10 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace, data_cfg:
     float32_size = {row["model"]: row["size_bytes"] for row in rows if row["format"] == "float32"}
     for row in rows:
         size = row["size_bytes"]
-        size_kb = f"{size / 1024:.1f}" if size else "-"
+        size_kib = f"{size / 1024:.1f}" if size else "-"
         ratio = f"{size / float32_size[row['model']]:.2f}x" if size and row["model"] in float32_size else "-"
         seconds = f"{row['convert_seconds']:.2f}" if "convert_seconds" in row else "-"
-        print(f"| {row['model']} | {row['format']} | {size_kb} | {ratio} | {row['accuracy']:.4f} | {seconds} |")
+        print(f"| {row['model']} | {row['format']} | {size_kib} | {ratio} | {row['accuracy']:.4f} | {seconds} |")
     print()
     print("Convert (s) of qat_int8 includes its quantization-aware fine-tune epoch(s).")
     print(f"Wall time {wall:.0f} s on {platform.machine()} ({platform.processor() or 'cpu'}), "

@@ -1,4 +1,4 @@
-"""The benchmark's verdicts, as pure functions over :class:`nas.results.front.ModelPoint` values.
+"""The benchmark's verdicts, as pure functions over :class:`nas.record.points.ModelPoint` values.
 
 No TensorFlow, no study: the runner (:mod:`benchmarks.search_vs_mobilenetv2.run`) measures the
 points, this module turns them into hypervolumes against one reference point and into the issue's
@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 from nas.results import pareto
 from nas.results.compare import compare_to_reference
-from nas.results.front import OBJECTIVES, ModelPoint, default_reference, objective_matrix, pareto_front
+from nas.record.points import OBJECTIVES, ModelPoint
+from nas.results.front import default_reference, objective_matrix, pareto_front
 
 # The 2-D reading used for speed-up / accuracy gain and for the chart.
 ACCURACY_LATENCY: dict[str, str] = {"accuracy": "maximize", "latency_ms_p50": "minimize"}

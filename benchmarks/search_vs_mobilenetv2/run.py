@@ -49,7 +49,7 @@ DEFAULT_CONFIG = Path(__file__).with_name("full.yaml")
 
 def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
     """The `nas search` config of one study: the shared YAML section plus name, strategy and trials."""
-    from nas.config.settings import load_config
+    from nas.config import load_config
 
     bench.bench_dir.mkdir(parents=True, exist_ok=True)
     shared = bench.bench_dir / "search_config.yaml"
@@ -85,9 +85,9 @@ def run_searches(bench: BenchmarkConfig) -> None:
 
 def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
     """One of the benchmark's studies. A study recorded by an older `nas` whose stored config the
-    current ``nas.config.settings.build_config`` rejects (a renamed key) gets the same settings re-recorded in
+    current ``nas.config.build_config`` rejects (a renamed key) gets the same settings re-recorded in
     the current schema, so ``nas.results.references`` can read it."""
-    from nas.config.settings import ConfigError, build_config
+    from nas.config import ConfigError, build_config
     from nas.record.study import STUDY_ATTR_CONFIG, open_study
 
     study = open_study(bench.study_name(strategy), None, bench.runs_dir)
@@ -142,12 +142,11 @@ class FinalEvaluator:
         self._profiler = None
 
     def _dataset(self, resolution: int, channels: int) -> Any:
-        from evaluators import DatasetConfig, load_dataset
-        from nas.config.settings import build_dataclass
+        from evaluators import load_dataset
 
         key = (resolution, channels)
         if key not in self._datasets:
-            cfg = build_dataclass(DatasetConfig, self.search_cfg.dataset, "dataset")
+            cfg = self.search_cfg.dataset
             data = load_dataset(cfg, resolution=resolution, channels=channels, batch_size=self.bench.test_batch_size)
             if data.test is None:
                 raise RuntimeError(f"dataset {cfg.name} has no test split; the benchmark needs one")

@@ -10,14 +10,16 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # (name, module, one-line description). Keep in the order a user meets them.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
-    ("search", "nas.cli.search", "Run or resume a hardware-aware search (Optuna NSGA-II/TPE/random, Ray Tune, KerasTuner)"),
+    ("search", "nas.cli.search",
+     "Run or resume a hardware-aware search (Optuna NSGA-II/TPE/random, Ray Tune, KerasTuner)"),
     ("trials", "nas.cli.trials", "The trials of a study as a table, or --csv / --json"),
     ("demo", "nas.cli.demo", "The offline default search on digits with MobileNetV2 as reference, then its result"),
-    ("data", "nas.cli.data", "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
+    ("data", "nas.cli.data",
+     "Build datasets: `nas data person` curates person/no_person from COCO or WiderPerson annotations"),
     ("pareto", "nas.cli.pareto", "The Pareto front of a study as a table, and its hypervolume"),
     ("export", "nas.cli.export", "Retrain a model of the front longer and write a verified int8 export folder"),
     ("compare", "nas.cli.compare", "The front against MobileNetV2 (or --baseline) evaluated the same way"),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.record import points
+from nas.results.study import StudyResults
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,3 +29,11 @@ def study_dir(study: Any, args: argparse.Namespace | None = None) -> Path:
     if args is not None and getattr(args, "storage", None) is None:
         return points.study_dir(study, runs_dir=args.runs_dir)
     return points.study_dir(study)
+
+
+def open_results(args: argparse.Namespace) -> StudyResults:
+    """The study of ``--study`` / ``--storage`` / ``--runs-dir`` read for a results command
+    (raises ``StudyError`` or ``ValueError``)."""
+    study = open_study_from_args(args)
+    runs_dir = args.runs_dir if getattr(args, "storage", None) is None else None
+    return StudyResults.read(study, runs_dir=runs_dir)

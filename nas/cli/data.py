@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from evaluators.datasets.person.curate import DataError, PersonDatasetConfig, curate_person_dataset, format_summary
 
     if args.coco_images and len(args.coco_images) != len(args.coco):
-        logger.error("give --coco-images once per --coco (%d vs %d), or not at all", len(args.coco_images), len(args.coco))
+        logger.error("give --coco-images once per --coco (%d vs %d), or not at all",
+                     len(args.coco_images), len(args.coco))
         return 2
     images = args.coco_images or [None] * len(args.coco)
     config = PersonDatasetConfig(

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.config.settings import load_config
-    from nas.cli.search import execute
+    from nas.cli._search import execute
+    from nas.config import load_config
 
     start = time.perf_counter()
     config = load_config(overrides={"study.runs_dir": str(args.runs_dir)})
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if code:
         return code
     print(f"demo search step: {time.perf_counter() - start:.0f} s")
-    from nas.cli.demo_results import run_result_steps
+    from nas.cli._demo_results import run_result_steps
 
     code = run_result_steps(config.study.name, args.runs_dir)
     print(f"demo total: {time.perf_counter() - start:.0f} s")

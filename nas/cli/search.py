@@ -8,13 +8,12 @@ short forms (``--n-trials 12``); ``--set key=value`` sets any key, including ``d
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import shlex
 import sys
 from typing import Any
 
-from nas.config.settings import ConfigError, default_config_dict, leaf_keys
+from nas.cli._search import execute, resume_command
+from nas.config import ConfigError, default_config_dict, leaf_keys
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def _lookup(tree: dict[str, Any], key: str) -> Any:
 
 def config_overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """(dotted key, raw value) pairs from the flags, ``--set`` last so it wins."""
-    from nas.config.settings import parse_override
+    from nas.config import parse_override
 
     overrides: list[tuple[str, Any]] = []
     for dest, value in vars(args).items():
@@ -75,26 +74,17 @@ def config_overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
-                        help="continue an existing study (fails if there is none); running the same command again does the same")
+                        help="continue an existing study (fails if there is none); "
+                        "running the same command again does the same")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines; final summary only")
-    output.add_argument("--json", action="store_true", help="one JSON line per finished trial and a final JSON summary on stdout")
+    output.add_argument("--json", action="store_true",
+                        help="one JSON line per finished trial and a final JSON summary on stdout")
     add_search_config_arguments(parser)
 
 
-def resume_command(config_path: str | None, overrides: list[tuple[str, Any]]) -> str:
-    """The command that continues this search: the same config and flags, plus ``--resume``."""
-    words = ["nas", "search"]
-    if config_path:
-        words += ["--config", config_path]
-    for key, value in overrides:
-        words += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
-    words.append("--resume")
-    return " ".join(shlex.quote(str(w)) for w in words)
-
-
 def run(args: argparse.Namespace) -> int:
-    from nas.config.settings import load_config
+    from nas.config import load_config
 
     try:
         overrides = config_overrides(args)
@@ -104,61 +94,3 @@ def run(args: argparse.Namespace) -> int:
         return 2
     return execute(config, resume=args.resume, quiet=args.quiet, json_output=args.json,
                    resume_hint=resume_command(args.config, overrides))
-
-
-def execute(config, *, resume: bool = False, quiet: bool = False, json_output: bool = False,
-            resume_hint: str | None = None) -> int:
-    """Run the search of ``config`` and print its summary; the exit code of ``nas search``."""
-    if resume_hint is None:
-        resume_hint = resume_command(None, [("study.runs_dir", str(config.study.runs_dir))])
-    from nas.trial.pipeline import FatalSearchError
-    from nas.strategies._loop import run_search
-    from nas.record.study import StudyError, open_study
-
-    if resume:
-        try:
-            open_study(config.study.name, config.study.storage, config.study.runs_dir)
-        except StudyError as exc:
-            print(f"nas search: nothing to resume: {exc}", file=sys.stderr)
-            return 2
-    mode = "json" if json_output else "quiet" if quiet else "bar"
-    try:
-        summary = run_search(config, progress=mode)
-    except ConfigError as exc:
-        print(f"nas search: invalid config: {exc}", file=sys.stderr)
-        return 2
-    except (FatalSearchError, StudyError) as exc:
-        print(f"nas search: stopped: {exc}\nresume with: {resume_hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\nnas search: interrupted\nresume with: {resume_hint}", file=sys.stderr)
-        return 130
-    if json_output:
-        print(json.dumps({"event": "summary", **summary.to_dict()}), flush=True)
-    else:
-        print(format_summary(summary))
-    return 0
-
-
-def format_summary(summary) -> str:
-    """The end-of-search text: counts, where the study is, its front and the reference."""
-    from nas.record.study import open_study
-    from nas.cli.trials import trials_table
-
-    lines = [
-        f"study {summary.study_name}: {summary.n_done}/{summary.n_target} trials done "
-        f"({summary.new_trials} new, {summary.elapsed_s:.0f} s) in {summary.storage_url}",
-    ]
-    if summary.recovered_trials:
-        lines.append(f"interrupted trials retried: {summary.recovered_trials}")
-    study = open_study(summary.study_name, summary.storage_url)
-    numbers = set(summary.best_trials)
-    if summary.reference_trial is not None:
-        numbers.add(summary.reference_trial)
-    table = trials_table(study)
-    if numbers and not table.empty:
-        front = table[table["trial"].isin(sorted(numbers))]
-        lines.append("Pareto front (feasible) and the reference:")
-        lines.append(front.to_string(index=False))
-    lines.append(f"all trials: nas trials --study {summary.study_name} --storage {summary.storage_url}")
-    return "\n".join(lines)

@@ -8,10 +8,13 @@ MobileNetV2). Pure logic; evaluating the references lives in :mod:`nas.results.r
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar
 
-from nas.results.front import OBJECTIVES, ModelPoint, check_objectives, point_dominates
+from nas.record.points import OBJECTIVES, ModelPoint
+from nas.results.front import check_objectives, point_dominates
 
 
 @dataclass(frozen=True)
@@ -71,48 +74,66 @@ def compare(
     return [compare_to_reference(discovered, reference, objectives) for reference in references]
 
 
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One model of the side-by-side table (``size_kib``: the int8 file in KiB).
+
+    ``dominates`` / ``dominated_by`` list the other side's models (discovered against references
+    only); the speed-up and accuracy-gain texts are set on reference rows.
+    """
+
+    kind: str
+    model: str
+    accuracy_int8: float | None
+    latency_ms_p50: float | None
+    size_kib: float | None
+    params: int | None
+    macs: int | None
+    architecture: str
+    dominates: str = "-"
+    dominated_by: str = "-"
+    speedup_at_equal_accuracy: str | None = None
+    accuracy_gain_at_equal_latency: str | None = None
+
+    # Fields holding a fraction (0..1), which tables show as a percentage.
+    FRACTION_FIELDS: ClassVar[tuple[str, ...]] = ("accuracy_int8",)
+
+    @classmethod
+    def of(cls, point: ModelPoint, kind: str, **marks: str) -> ComparisonRow:
+        return cls(kind=kind, model=point.label, accuracy_int8=point.accuracy, latency_ms_p50=point.latency_ms_p50,
+                   size_kib=None if point.size_bytes is None else point.size_bytes / 1024, params=point.params,
+                   macs=point.macs, architecture=point.architecture, **marks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def side_by_side_rows(
     discovered: Sequence[ModelPoint],
     comparisons: Sequence[ReferenceComparison],
-) -> list[dict[str, Any]]:
+) -> list[ComparisonRow]:
     """One row per discovered model and per reference point, fastest first, for tables.
 
     Each row lists what it dominates and what dominates it (discovered models against references
-    only); reference rows also give the speed-up at equal-or-better accuracy and the accuracy gain (percentage points) at
-    equal-or-lower latency.
+    only); reference rows also give the speed-up at equal-or-better accuracy and the accuracy gain
+    (percentage points) at equal-or-lower latency.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[ComparisonRow] = []
     for point in discovered:
         beaten = [c.reference.label for c in comparisons if point in c.dominated_by]
         beaten_by = [c.reference.label for c in comparisons if point in c.dominates]
-        rows.append(_base_row(point, "discovered") | {"dominates": ", ".join(beaten) or "-",
-                                                      "dominated_by": ", ".join(beaten_by) or "-"})
+        rows.append(ComparisonRow.of(point, "discovered", dominates=", ".join(beaten) or "-",
+                                     dominated_by=", ".join(beaten_by) or "-"))
     for comparison in comparisons:
-        ref = comparison.reference
-        rows.append(
-            _base_row(ref, "reference")
-            | {
-                "dominates": ", ".join(d.label for d in comparison.dominates) or "-",
-                "dominated_by": ", ".join(d.label for d in comparison.dominated_by) or "-",
-                "speedup_at_equal_accuracy": _speedup_text(comparison),
-                "accuracy_gain_at_equal_latency": _gain_text(comparison),
-            }
-        )
-    rows.sort(key=lambda r: (r["latency_ms_p50"], r["kind"]))
+        rows.append(ComparisonRow.of(
+            comparison.reference, "reference",
+            dominates=", ".join(d.label for d in comparison.dominates) or "-",
+            dominated_by=", ".join(d.label for d in comparison.dominated_by) or "-",
+            speedup_at_equal_accuracy=_speedup_text(comparison),
+            accuracy_gain_at_equal_latency=_gain_text(comparison),
+        ))
+    rows.sort(key=lambda r: (r.latency_ms_p50, r.kind))
     return rows
-
-
-def _base_row(point: ModelPoint, kind: str) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "model": point.label,
-        "accuracy_int8": point.accuracy,
-        "latency_ms_p50": point.latency_ms_p50,
-        "size_kb": None if point.size_bytes is None else point.size_bytes / 1024,
-        "params": point.params,
-        "macs": point.macs,
-        "architecture": point.architecture,
-    }
 
 
 def _speedup_text(comparison: ReferenceComparison) -> str:
@@ -141,3 +162,7 @@ def summary_lines(comparisons: Sequence[ReferenceComparison]) -> list[str]:
         ]
         lines.append(f"{head} " + "; ".join(parts))
     return lines
+
+
+__all__ = ["ComparisonRow", "ReferenceComparison", "compare", "compare_to_reference", "side_by_side_rows",
+           "summary_lines"]

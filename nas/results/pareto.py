@@ -15,7 +15,7 @@ farthest from the hyperplane through the normalized extremes, after Das (1999) a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -1,23 +1,31 @@
-"""Reference architectures (MobileNetV2 widths, EfficientNet-B0, ...) evaluated like the study's trials.
+"""Reference architectures (MobileNetV2 widths, EfficientNet-B0, ...) evaluated like the study's trials,
+and the study's front compared with them (`nas compare`, the export's model card, the report).
 
 Each reference is adapted to the study's input (resolution, channels, classes) and goes through the
-study's own evaluator (same data, proxy budget and profiler), then is cached in
+study's own trial pipeline (same data, proxy budget and profiler), then is cached in
 ``runs/<study>/baselines/<name>_r<resolution>/result.json`` together with a fingerprint of the
 settings that produced it, so ``nas compare`` run again reuses it and a changed budget re-evaluates.
-The result holds the same keys as a trial's user attributes (docs/interfaces.md "Study record").
+The cached ``attrs`` are a trial record's user attributes (docs/interfaces.md "Study record"), read
+back through :class:`nas.record.trial_record.TrialRecord`, so caches written by earlier versions load.
+The comparison readings (dominance, speed-up, accuracy gain) follow MnasNet (Tan et al., CVPR 2019).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from nas.results.front import ModelPoint
-from nas.record.points import point_from_attrs
+from nas.record.points import ModelPoint, distinct, point_from_attrs
+from nas.record.trial_record import TrialRecord, is_done
+from nas.results.compare import ReferenceComparison, compare, side_by_side_rows, summary_lines
+from nas.results.front import pareto_front
+from nas.results.study import StudyResults, stored_search_config
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +33,11 @@ CACHE_DIR = "baselines"
 RESULT_FILE = "result.json"
 # MobileNetV2 widths of the registry, smallest first (search_spaces.baselines).
 MOBILENET_V2_WIDTHS = ("0.35", "0.5", "0.75", "1.0")
+# The cached attrs of a reference copied from a study trial name that trial (docs/interfaces.md).
+SOURCE_TRIAL_KEY = "source_trial"
+
+# evaluate(folder) -> the trial record of one reference evaluated in ``folder``
+Evaluate = Callable[[Path], TrialRecord]
 
 
 def cache_key(name: str, resolution: int) -> str:
@@ -43,10 +56,16 @@ def reference_label(name: str, resolution: int, resolutions: Sequence[int]) -> s
 
 
 def _point(result: Mapping[str, Any]) -> ModelPoint:
-    attrs = dict(result["attrs"])
-    attrs["is_reference"] = True
-    attrs["reference_name"] = result["name"]
-    return point_from_attrs(None, attrs, label=result.get("label") or result["name"])
+    point = point_from_attrs(None, result.get("attrs") or {}, label=result.get("label") or result["name"])
+    return dataclasses.replace(point, baseline=result["name"])
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        logger.warning("ignoring unreadable cached reference %s: %s", path, exc)
+        return None
 
 
 def load_cached(study_dir: str | Path, *, settings_fingerprint: str | None = None) -> list[ModelPoint]:
@@ -54,28 +73,25 @@ def load_cached(study_dir: str | Path, *, settings_fingerprint: str | None = Non
     folder = Path(study_dir) / CACHE_DIR
     points = []
     for path in sorted(folder.glob(f"*/{RESULT_FILE}")):
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            logger.warning("ignoring unreadable cached reference %s: %s", path, exc)
+        result = _read_result(path)
+        if result is None:
             continue
         if settings_fingerprint is not None and result.get("fingerprint") != settings_fingerprint:
             continue
-        if result.get("attrs", {}).get("accuracy_int8") is None:
+        if TrialRecord.from_user_attrs(result.get("attrs") or {}).accuracy_int8 is None:
             continue
         points.append(_point(result))
     return sorted(points, key=lambda p: (p.latency_ms_p50 or 0.0, p.label))
 
 
-def cached_result(study_dir: str | Path, name: str, resolution: int, settings_fingerprint: str) -> dict[str, Any] | None:
+def cached_result(
+    study_dir: str | Path, name: str, resolution: int, settings_fingerprint: str
+) -> dict[str, Any] | None:
     path = Path(study_dir) / CACHE_DIR / cache_key(name, resolution) / RESULT_FILE
     if not path.is_file():
         return None
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return result if result.get("fingerprint") == settings_fingerprint else None
+    result = _read_result(path)
+    return result if result is not None and result.get("fingerprint") == settings_fingerprint else None
 
 
 def evaluate_reference(
@@ -85,14 +101,14 @@ def evaluate_reference(
     label: str,
     study_dir: str | Path,
     settings_fingerprint: str,
-    evaluate: Callable[[Path], dict[str, Any]],
+    evaluate: Evaluate,
     refresh: bool = False,
 ) -> tuple[ModelPoint, bool]:
     """The cached result of ``name`` at ``resolution``, or ``evaluate(folder)`` stored as the new one.
 
-    ``evaluate`` returns trial-shaped attributes (``accuracy_int8``, ``latency_ms_p50``,
-    ``size_bytes``, ...); ``refresh`` skips the cache lookup. Returns (point, came_from_cache).
-    A failed evaluation raises ``RuntimeError`` with its reason and is not cached.
+    ``evaluate`` returns the reference's :class:`TrialRecord`; ``refresh`` skips the cache lookup.
+    Returns (point, came_from_cache). A failed evaluation raises ``RuntimeError`` with its reason
+    and is not cached.
     """
     cached = None if refresh else cached_result(study_dir, name, resolution, settings_fingerprint)
     if cached is not None:
@@ -101,30 +117,48 @@ def evaluate_reference(
     folder = Path(study_dir) / CACHE_DIR / cache_key(name, resolution)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    attrs = evaluate(folder)
-    if attrs.get("failure_reason"):
-        raise RuntimeError(f"reference {label} could not be evaluated: {attrs['failure_reason']}")
+    record = evaluate(folder)
+    if record.failure_reason:
+        raise RuntimeError(f"reference {label} could not be evaluated: {record.failure_reason}")
     result = {
         "name": name,
         "resolution": int(resolution),
         "label": label,
         "fingerprint": settings_fingerprint,
         "seconds": time.perf_counter() - start,
-        "attrs": attrs,
+        "attrs": record.to_user_attrs(),
     }
     (folder / RESULT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     logger.info("reference %s recorded in %s (%.1f s)", label, folder, result["seconds"])
     return _point(result), False
 
 
+@dataclasses.dataclass(frozen=True)
+class FingerprintSettings:
+    """What a reference's result depends on: the architecture and the study's data, budget, profiler.
+
+    Its dict form is hashed by :func:`fingerprint`; the field names are those of earlier caches, so
+    a cache written before still matches.
+    """
+
+    architecture: str
+    dataset: Any
+    training: Any
+    profiler: Any
+
+
+def _without_secrets(section: Any) -> Any:
+    """A config section without ``token_file`` (where the profiler token is read: not a setting)."""
+    if not isinstance(section, Mapping):
+        return section
+    return {k: v for k, v in section.items() if k != "token_file"}
+
+
 def settings_for_fingerprint(config_dict: Mapping[str, Any], architecture: str) -> dict[str, Any]:
-    """What a reference's result depends on: the architecture and the study's data, budget, profiler."""
-    return {
-        "architecture": architecture,
-        "dataset": config_dict.get("dataset"),
-        "training": config_dict.get("training"),
-        "profiler": {k: v for k, v in (config_dict.get("profiler") or {}).items() if k != "token_file"},
-    }
+    """The fingerprinted settings of ``architecture`` under the study's stored config (its dict form)."""
+    sections = {f.name: _without_secrets(config_dict.get(f.name))
+                for f in dataclasses.fields(FingerprintSettings) if f.name != "architecture"}
+    return dataclasses.asdict(FingerprintSettings(architecture=architecture, **sections))
 
 
 def grid_names(baselines: Sequence[str] | None, widths: Sequence[str] | None) -> list[str]:
@@ -142,9 +176,47 @@ def grid_names(baselines: Sequence[str] | None, widths: Sequence[str] | None) ->
     return names
 
 
+def _evaluated_trials(study: Any) -> dict[str, tuple[int, TrialRecord]]:
+    """Architecture -> (trial number, record) of every trial that holds an int8 accuracy."""
+    done: dict[str, tuple[int, TrialRecord]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        record = TrialRecord.from_trial(trial)
+        if is_done(trial) and record.accuracy_int8 is not None and record.architecture:
+            done[record.architecture] = (trial.number, record)
+    return done
+
+
+class _PipelineEvaluation:
+    """Evaluates references with the study's own trial pipeline, the evaluator built on first use."""
+
+    def __init__(self, config_dict: Mapping[str, Any], evaluator_factory: Callable[[], Any] | None) -> None:
+        from nas.config import build_config
+
+        self.config = build_config(config_dict)
+        self.factory = evaluator_factory
+        self.evaluator: Any = None
+
+    def __call__(self, arch: Any, folder: Path) -> TrialRecord:
+        from nas.config import ConstraintSettings
+        from nas.trial.objectives import ObjectiveSet
+        from nas.trial.pipeline import TrialPipeline
+
+        if self.evaluator is None:
+            self.evaluator = self.factory() if self.factory is not None else _study_evaluator(self.config)
+        pipeline = TrialPipeline(self.evaluator, ObjectiveSet.from_config(self.config),
+                                 ConstraintSettings(None, None, None), folder)
+        return pipeline.run(arch, trial_number=0).record
+
+
+def _study_evaluator(config: Any) -> Any:
+    from nas.trial.evaluation import EvaluatorAdapter
+
+    return EvaluatorAdapter.from_config(config)
+
+
 def evaluate_grid(
     *,
-    study,
+    study: Any,
     names: Sequence[str],
     resolutions: Sequence[int],
     study_dir: str | Path,
@@ -157,57 +229,144 @@ def evaluate_grid(
     evaluations run the study's own trial pipeline (``nas.trial.pipeline.TrialPipeline`` with the
     evaluator built from the study's stored config, no constraint gate).
     """
-    from nas.record import study as record
-    from nas.config.settings import ConstraintSettings, build_config
-    from nas.trial.objectives import ObjectiveSet
-    from nas.trial.pipeline import TrialPipeline
     from search_spaces import get_baseline
     from search_spaces.architecture import Architecture
 
-    config_dict = study.user_attrs.get(record.STUDY_ATTR_CONFIG)
-    if not config_dict:
-        raise ValueError(f"study {study.study_name!r} has no stored search config; was it made by `nas search`?")
-    config = build_config(config_dict)
-    done = {t.user_attrs.get(record.ATTR_ARCHITECTURE): t for t in study.get_trials(deepcopy=False)
-            if record.is_done(t) and t.user_attrs.get("accuracy_int8") is not None}
+    config_dict = stored_search_config(study)
+    done = _evaluated_trials(study)
     # channels and classes come from a trial's architecture: no need to load the dataset to know them
     sample = next(iter(done), None)
     if sample is None:
         raise ValueError(f"study {study.study_name!r} has no evaluated trial yet")
     sample_arch = Architecture.from_string(sample)
-    evaluator = None
+    pipeline = _PipelineEvaluation(config_dict, evaluator_factory)
     results = []
     for resolution in resolutions:
         for name in names:
             arch = get_baseline(name).with_input(
                 resolution=resolution, channels=sample_arch.channels, num_classes=sample_arch.num_classes)
             text = arch.to_string()
-            label = reference_label(name, resolution, resolutions)
             key = fingerprint(settings_for_fingerprint(config_dict, text))
+            where = dict(name=name, resolution=resolution, label=reference_label(name, resolution, resolutions),
+                         study_dir=study_dir, settings_fingerprint=key)
             if text in done:  # evaluated by the study itself (its reference trial): copy, don't redo
-                trial = done[text]
-                point, _ = evaluate_reference(
-                    name=name, resolution=resolution, label=label, study_dir=study_dir, settings_fingerprint=key,
-                    evaluate=lambda folder, trial=trial: dict(trial.user_attrs) | {"source_trial": trial.number},
-                    refresh=True)
-                results.append((point, f"study trial {trial.number}"))
+                number, record = done[text]
+                copied = record.replace(extra={**record.extra, SOURCE_TRIAL_KEY: number})
+                point, _ = evaluate_reference(**where, evaluate=lambda folder, r=copied: r, refresh=True)
+                results.append((point, f"study trial {number}"))
                 continue
-
-            def evaluate(folder: Path, arch=arch) -> dict[str, Any]:
-                nonlocal evaluator
-                if evaluator is None:
-                    if evaluator_factory is None:
-                        from nas.strategies._loop import make_evaluator
-
-                        evaluator = make_evaluator(config)
-                    else:
-                        evaluator = evaluator_factory()
-                pipeline = TrialPipeline(evaluator, ObjectiveSet.from_config(config),
-                                         ConstraintSettings(None, None, None), folder)
-                outcome = pipeline.run(arch, trial_number=0)
-                return dict(outcome.user_attrs)
-
-            point, cached = evaluate_reference(name=name, resolution=resolution, label=label, study_dir=study_dir,
-                                               settings_fingerprint=key, evaluate=evaluate)
+            point, cached = evaluate_reference(**where, evaluate=lambda folder, arch=arch: pipeline(arch, folder))
             results.append((point, "cache" if cached else "evaluated"))
     return results
+
+
+def front_resolutions(front: Sequence[ModelPoint]) -> list[int]:
+    """The input resolutions of the given models' architectures, ascending."""
+    from search_spaces.architecture import Architecture
+
+    return sorted({Architecture.from_string(p.architecture).resolution for p in front})
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyComparison:
+    """The study's discovered front models against the references (what `nas compare` prints).
+
+    ``sources`` maps each reference label to where its numbers came from (``study trial N``,
+    ``cache`` or ``evaluated``).
+    """
+
+    study: str
+    objectives: dict[str, str]
+    sources: dict[str, str]
+    comparisons: tuple[ReferenceComparison, ...]
+    discovered: tuple[ModelPoint, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [row.to_dict() for row in side_by_side_rows(self.discovered, self.comparisons)]
+
+    def summary(self) -> list[str]:
+        return summary_lines(self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form `nas compare --json` prints."""
+        return {"study": self.study, "objectives": self.objectives, "sources": self.sources,
+                "rows": self.rows(), "summary": self.summary()}
+
+
+def discovered_front(results: StudyResults) -> list[ModelPoint]:
+    """The study's front models that are not reference architectures (each model once)."""
+    return [p for p in pareto_front(distinct(results.points), results.objectives) if not p.baseline]
+
+
+def compare_study(
+    results: StudyResults,
+    *,
+    baselines: Sequence[str] | None = None,
+    widths: Sequence[str] | None = None,
+    resolutions: Sequence[int] | None = None,
+    evaluator_factory: Callable[[], Any] | None = None,
+) -> StudyComparison:
+    """Evaluate (or load) the references and compare the study's discovered front with them.
+
+    ``baselines`` are registry names (default: the MobileNetV2 ``widths`` grid); ``resolutions``
+    default to those of the discovered front models.
+    """
+    discovered = discovered_front(results)
+    if not discovered:
+        raise ValueError(f"study {results.name!r} has no discovered model on its front yet "
+                         "(only the reference, or nothing evaluated)")
+    evaluated = evaluate_grid(study=results.study, names=grid_names(baselines, widths),
+                              resolutions=list(resolutions or front_resolutions(discovered)),
+                              study_dir=results.folder, evaluator_factory=evaluator_factory)
+    comparisons = compare(discovered, [point for point, _ in evaluated], results.objectives)
+    return StudyComparison(study=results.name, objectives=dict(results.objectives),
+                           sources={point.label: source for point, source in evaluated},
+                           comparisons=tuple(comparisons), discovered=tuple(discovered))
+
+
+def cached_comparisons(results: StudyResults) -> list[ReferenceComparison]:
+    """The discovered front against the references `nas compare` cached (none cached: empty)."""
+    references = load_cached(results.folder)
+    if not references:
+        logger.info("no cached reference evaluations in %s; run `nas compare` to add the comparison",
+                    results.folder)
+        return []
+    discovered = discovered_front(results)
+    return compare(discovered, references, results.objectives) if discovered else []
+
+
+def comparison_lines(chosen: ModelPoint, results: StudyResults) -> list[str]:
+    """The chosen model against the study's MobileNetV2 points (its cached `nas compare` evaluations,
+    else its reference trial), at the search's proxy budget."""
+    references = load_cached(results.folder)
+    if not references:
+        references = [p for p in results.points if p.is_mobilenet_v2 and p.has_metrics(results.objectives)]
+    references = [r if r.trial_number is None
+                  else dataclasses.replace(r, label=f"{r.baseline} (trial {r.trial_number})")
+                  for r in references if r.architecture != chosen.architecture]
+    if not references:
+        return []
+    return summary_lines(compare([chosen], references, results.objectives))
+
+
+__all__ = [
+    "CACHE_DIR",
+    "MOBILENET_V2_WIDTHS",
+    "RESULT_FILE",
+    "FingerprintSettings",
+    "StudyComparison",
+    "cache_key",
+    "cached_comparisons",
+    "cached_result",
+    "compare_study",
+    "comparison_lines",
+    "discovered_front",
+    "evaluate_grid",
+    "evaluate_reference",
+    "fingerprint",
+    "front_resolutions",
+    "grid_names",
+    "load_cached",
+    "reference_label",
+    "settings_for_fingerprint",
+]

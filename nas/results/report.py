@@ -8,15 +8,23 @@ matplotlib (Agg) for papers and READMEs.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
+import logging
 import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from nas.results.compare import ReferenceComparison, side_by_side_rows
-from nas.results.front import OBJECTIVES, ModelPoint, pareto_front
+from nas.record.points import OBJECTIVES, ModelPoint, study_device
+from nas.results.compare import ReferenceComparison, side_by_side_rows, summary_lines
+from nas.results.front import pareto_front, summarize_front
+from nas.results.references import cached_comparisons
+from nas.results.study import StudyResults
+
+logger = logging.getLogger(__name__)
 
 CHART_DIV_ID = "pareto-chart"
 TRACE_TRIALS = "trials"
@@ -109,25 +117,30 @@ def _html_table(rows: Sequence[Mapping[str, Any]], text_columns: set[str], row_c
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def trial_rows(points: Sequence[ModelPoint], front: Sequence[ModelPoint]) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class TrialRow:
+    """One trial of the report's table (``size_kib``: the int8 file in KiB)."""
+
+    trial: int | None
+    on_front: bool
+    accuracy_int8: float | None
+    latency_ms_p50: float | None
+    size_kib: float | None
+    params: int | None
+    macs: int | None
+    feasible: bool
+    baseline: str
+    architecture: str
+
+
+def trial_rows(points: Sequence[ModelPoint], front: Sequence[ModelPoint]) -> list[TrialRow]:
     """Table rows for every trial, in trial order, with an on-front flag."""
-    rows = []
-    for p in sorted(points, key=lambda p: (p.trial_number is None, p.trial_number or 0, p.label)):
-        rows.append(
-            {
-                "trial": p.trial_number,
-                "on_front": p in front,
-                "accuracy_int8": p.accuracy,
-                "latency_ms_p50": p.latency_ms_p50,
-                "size_kb": None if p.size_bytes is None else p.size_bytes / 1024,
-                "params": p.params,
-                "macs": p.macs,
-                "feasible": p.feasible,
-                "baseline": p.baseline or "",
-                "architecture": p.architecture,
-            }
-        )
-    return rows
+    return [
+        TrialRow(trial=p.trial_number, on_front=p in front, accuracy_int8=p.accuracy, latency_ms_p50=p.latency_ms_p50,
+                 size_kib=None if p.size_bytes is None else p.size_bytes / 1024, params=p.params, macs=p.macs,
+                 feasible=p.feasible, baseline=p.baseline or "", architecture=p.architecture)
+        for p in sorted(points, key=lambda p: (p.trial_number is None, p.trial_number or 0, p.label))
+    ]
 
 
 def plotted_points(points: Sequence[ModelPoint]) -> list[ModelPoint]:
@@ -138,8 +151,65 @@ def plotted_points(points: Sequence[ModelPoint]) -> list[ModelPoint]:
 def accuracy_latency_front(points: Sequence[ModelPoint]) -> list[ModelPoint]:
     """The feasible points no other beats on accuracy and latency alone, fastest first: the line
     drawn on the 2-D chart (the coloured front uses all objectives, size included)."""
-    two_d = {"accuracy": "maximize", "latency_ms_p50": "minimize"}
+    two_d = {name: OBJECTIVES[name] for name in ("accuracy", "latency_ms_p50")}
     return sorted(pareto_front(points, two_d), key=lambda p: (p.latency_ms_p50, -p.accuracy))
+
+
+def _hover(p: ModelPoint) -> str:
+    name = p.label if p.trial_number is None else f"trial {p.trial_number}"
+    if p.baseline:
+        name += f" ({p.baseline})"
+    return (
+        f"<b>{html.escape(name)}</b><br>{html.escape(p.architecture)}<br>"
+        f"accuracy {100 * p.accuracy:.2f} %<br>latency p50 {p.latency_ms_p50:.3f} ms<br>"
+        f"size {p.size_bytes / 1024:.1f} KiB<br>params {_fmt(p.params)}<br>MACs {_fmt(p.macs)}"
+        + ("" if p.feasible else "<br>violates a constraint")
+    )
+
+
+def _marker_sizes(ps: Sequence[ModelPoint], top: float) -> list[float]:
+    """Marker diameters: the area grows with the int8 size, relative to the largest ``top``."""
+    return [max(7.0, 34.0 * math.sqrt(p.size_bytes / top)) for p in ps]
+
+
+def _scatter(name: str, ps: Sequence[ModelPoint], **style: Any):
+    import plotly.graph_objects as go
+
+    return go.Scatter(name=name, x=[p.latency_ms_p50 for p in ps], y=[p.accuracy for p in ps], **style)
+
+
+def _trial_traces(drawn: Sequence[ModelPoint], front: Sequence[ModelPoint], top: float) -> list[Any]:
+    """The trials (coloured by front / constraint) and the accuracy-latency front as a step line."""
+    colors = ["#2a9d8f" if p in front else ("#bbbbbb" if not p.feasible else "#6c8ebf") for p in drawn]
+    return [
+        _scatter(TRACE_TRIALS, drawn, mode="markers",
+                 marker={"size": _marker_sizes(drawn, top), "color": colors,
+                         "line": {"width": 1, "color": "#333"}, "opacity": 0.85},
+                 hovertext=[_hover(p) for p in drawn], hoverinfo="text"),
+        _scatter(TRACE_FRONT, accuracy_latency_front(drawn), mode="lines",
+                 line={"shape": "hv", "color": "#2a9d8f", "dash": "dot"}, hoverinfo="skip"),
+    ]
+
+
+def _reference_traces(drawn: Sequence[ModelPoint], references: Sequence[ModelPoint], top: float) -> list[Any]:
+    """The study's MobileNetV2 trials as stars, the reference grid as diamonds."""
+    traces = []
+    mobilenets = [p for p in drawn if p.is_mobilenet_v2]
+    if mobilenets:
+        traces.append(_scatter(
+            TRACE_MOBILENET_TRIALS, mobilenets, mode="markers+text", text=[p.baseline for p in mobilenets],
+            textposition="top center",
+            marker={"symbol": "star", "size": 16, "color": "#e76f51", "line": {"width": 1, "color": "#333"}},
+            hovertext=[_hover(p) for p in mobilenets], hoverinfo="text"))
+    # a reference the study evaluated itself (its MobileNetV2 trial) is already drawn as a star
+    own = {p.architecture for p in drawn}
+    refs = [p for p in references if p.has_metrics(OBJECTIVES) and p.architecture not in own]
+    if refs:
+        traces.append(_scatter(
+            TRACE_REFERENCES, refs, mode="markers+text", text=[p.label for p in refs], textposition="bottom center",
+            marker={"symbol": "diamond", "size": _marker_sizes(refs, top), "color": "#f4a261", "line": {"width": 1}},
+            hovertext=[_hover(p) for p in refs], hoverinfo="text"))
+    return traces
 
 
 def build_figure(
@@ -155,81 +225,9 @@ def build_figure(
     front = pareto_front(drawn, objectives)
     all_sizes = [float(p.size_bytes) for p in (*drawn, *references) if p.size_bytes is not None]
     top = max(all_sizes, default=1.0)
-
-    def hover(p: ModelPoint) -> str:
-        name = p.label if p.trial_number is None else f"trial {p.trial_number}"
-        if p.baseline:
-            name += f" ({p.baseline})"
-        return (
-            f"<b>{html.escape(name)}</b><br>{html.escape(p.architecture)}<br>"
-            f"accuracy {100 * p.accuracy:.2f} %<br>latency p50 {p.latency_ms_p50:.3f} ms<br>"
-            f"size {p.size_bytes / 1024:.1f} KB<br>params {_fmt(p.params)}<br>MACs {_fmt(p.macs)}"
-            + ("" if p.feasible else "<br>violates a constraint")
-        )
-
-    def sizes(ps: Sequence[ModelPoint]) -> list[float]:
-        return [max(7.0, 34.0 * math.sqrt(p.size_bytes / top)) for p in ps]
-
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            name=TRACE_TRIALS,
-            x=[p.latency_ms_p50 for p in drawn],
-            y=[p.accuracy for p in drawn],
-            mode="markers",
-            marker={
-                "size": sizes(drawn),
-                "color": ["#2a9d8f" if p in front else ("#bbbbbb" if not p.feasible else "#6c8ebf") for p in drawn],
-                "line": {"width": 1, "color": "#333"},
-                "opacity": 0.85,
-            },
-            hovertext=[hover(p) for p in drawn],
-            hoverinfo="text",
-        )
-    )
-    ordered = accuracy_latency_front(drawn)
-    fig.add_trace(
-        go.Scatter(
-            name=TRACE_FRONT,
-            x=[p.latency_ms_p50 for p in ordered],
-            y=[p.accuracy for p in ordered],
-            mode="lines",
-            line={"shape": "hv", "color": "#2a9d8f", "dash": "dot"},
-            hoverinfo="skip",
-        )
-    )
-    mobilenets = [p for p in drawn if p.is_mobilenet_v2]
-    if mobilenets:
-        fig.add_trace(
-            go.Scatter(
-                name=TRACE_MOBILENET_TRIALS,
-                x=[p.latency_ms_p50 for p in mobilenets],
-                y=[p.accuracy for p in mobilenets],
-                mode="markers+text",
-                text=[p.baseline for p in mobilenets],
-                textposition="top center",
-                marker={"symbol": "star", "size": 16, "color": "#e76f51", "line": {"width": 1, "color": "#333"}},
-                hovertext=[hover(p) for p in mobilenets],
-                hoverinfo="text",
-            )
-        )
-    # a reference the study evaluated itself (its MobileNetV2 trial) is already drawn as a star
-    own = {p.architecture for p in drawn}
-    refs = [p for p in references if p.has_metrics(OBJECTIVES) and p.architecture not in own]
-    if refs:
-        fig.add_trace(
-            go.Scatter(
-                name=TRACE_REFERENCES,
-                x=[p.latency_ms_p50 for p in refs],
-                y=[p.accuracy for p in refs],
-                mode="markers+text",
-                text=[p.label for p in refs],
-                textposition="bottom center",
-                marker={"symbol": "diamond", "size": sizes(refs), "color": "#f4a261", "line": {"width": 1}},
-                hovertext=[hover(p) for p in refs],
-                hoverinfo="text",
-            )
-        )
+    for trace in (*_trial_traces(drawn, front, top), *_reference_traces(drawn, references, top)):
+        fig.add_trace(trace)
     fig.update_layout(
         xaxis_title="int8 latency p50 (ms)",
         yaxis_title="int8 validation accuracy",
@@ -245,7 +243,8 @@ def _device_html(device: Mapping[str, Any] | None) -> str:
     if not device:
         return "<p>No device description recorded.</p>"
     items = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td class=\"text\">{html.escape(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
+        f"<tr><th>{html.escape(str(k))}</th>"
+        f"<td class=\"text\">{html.escape(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
         for k, v in device.items()
     )
     return f"<table>{items}</table>"
@@ -276,14 +275,15 @@ def build_html(
         config={"displaylogo": False, "responsive": True},
     )
     front = pareto_front(plotted_points(points), objectives)
-    rows = trial_rows(points, front)
+    rows = [dataclasses.asdict(row) for row in trial_rows(points, front)]
     trials_html = _html_table(
         rows, {"architecture", "baseline"}, lambda r: "front" if r["on_front"] else ""
     )
     if comparisons:
         discovered = [p for p in front if not p.baseline]
         comparison_html = _html_table(
-            [{k: v for k, v in row.items() if k != "architecture"} for row in side_by_side_rows(discovered, comparisons)],
+            [{k: v for k, v in row.to_dict().items() if k != "architecture"}
+             for row in side_by_side_rows(discovered, comparisons)],
             {"kind", "model", "architecture", "dominates", "dominated_by", "speedup_at_equal_accuracy",
              "accuracy_gain_at_equal_latency"},
             lambda r: "reference" if r["kind"] == "reference" else "front",
@@ -367,3 +367,66 @@ def save_png(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`write_report` wrote."""
+
+    html: Path
+    png: Path
+
+
+def hypervolume_note(results: StudyResults) -> str:
+    """One sentence on the front's hypervolume (or why there is none) for the report."""
+    try:
+        summary = summarize_front(results.points, results.objectives)
+    except ValueError as exc:  # e.g. every evaluated trial breaks a constraint
+        return f"No hypervolume: {exc}."
+    reference_text = ", ".join(f"{n} {v:g}" for n, v in summary.reference.items())
+    return (f"Hypervolume of the front: {summary.hypervolume:.6g} ({summary.hypervolume_units}) "
+            f"against the reference point {reference_text}.")
+
+
+def write_report(results: StudyResults, *, html_path: Path | None = None, png_path: Path | None = None) -> ReportFiles:
+    """Write the study's HTML report (default ``runs/<study>/report.html``) and its PNG chart
+    (default ``pareto.png`` next to it), with the cached `nas compare` references if any.
+
+    Raises ``ValueError`` when no trial is evaluated yet.
+    """
+    html_path = html_path or results.folder / "report.html"
+    png_path = png_path or html_path.with_name("pareto.png")
+    if not any(p.has_metrics(results.objectives) for p in results.points):
+        raise ValueError(f"study {results.name!r} has no evaluated trial yet")
+    comparisons = cached_comparisons(results)
+    title = f"NAS study {results.name}"
+    device = study_device(results.points)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(
+        build_html(list(results.points), title=title, device=device, comparisons=comparisons,
+                   summary_lines=summary_lines(comparisons), objectives=results.objectives,
+                   notes=[hypervolume_note(results)]),
+        encoding="utf-8",
+    )
+    save_png(list(results.points), png_path, references=[c.reference for c in comparisons], title=title,
+             objectives=results.objectives)
+    return ReportFiles(html=html_path, png=png_path)
+
+
+__all__ = [
+    "CHART_DIV_ID",
+    "TRACE_FRONT",
+    "TRACE_MOBILENET_TRIALS",
+    "TRACE_REFERENCES",
+    "TRACE_TRIALS",
+    "ReportFiles",
+    "TrialRow",
+    "accuracy_latency_front",
+    "build_figure",
+    "build_html",
+    "hypervolume_note",
+    "plotted_points",
+    "save_png",
+    "trial_rows",
+    "write_report",
+]

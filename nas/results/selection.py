@@ -5,11 +5,12 @@ Every pick comes with a one-line reason that ``nas export`` prints and the model
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
+from nas.record.points import OBJECTIVES, ModelPoint
 from nas.results import pareto
-from nas.results.front import OBJECTIVES, ModelPoint, check_objectives, objective_matrix, pareto_front
+from nas.results.front import check_objectives, objective_matrix, pareto_front
 
 
 class SelectionError(ValueError):
@@ -47,7 +48,7 @@ class SelectionRequest:
         if self.max_latency_ms is not None:
             parts.append(f"latency p50 <= {self.max_latency_ms:g} ms")
         if self.max_size_bytes is not None:
-            parts.append(f"size <= {self.max_size_bytes / 1024:.1f} KB")
+            parts.append(f"size <= {self.max_size_bytes / 1024:.1f} KiB")
         return " and ".join(parts)
 
 
@@ -57,7 +58,7 @@ def _label(p: ModelPoint) -> str:
 
 
 def _metrics(p: ModelPoint) -> str:
-    return f"{100 * p.accuracy:.1f} %, {p.latency_ms_p50:.3f} ms, {p.size_bytes / 1024:.1f} KB"
+    return f"{100 * p.accuracy:.1f} %, {p.latency_ms_p50:.3f} ms, {p.size_bytes / 1024:.1f} KiB"
 
 
 def select_model(
@@ -71,7 +72,8 @@ def select_model(
     front = pareto_front(evaluated, objectives)
     if request.trial_number is not None:
         if request.has_bounds:
-            raise SelectionError("give either a trial number or bounds (min accuracy / max latency / max size), not both")
+            raise SelectionError(
+                "give either a trial number or bounds (min accuracy / max latency / max size), not both")
         matches = [p for p in points if p.trial_number == request.trial_number]
         if not matches:
             known = sorted(p.trial_number for p in points if p.trial_number is not None)
@@ -100,7 +102,7 @@ def select_model(
             raise SelectionError(
                 f"no model on the front has {request.describe_bounds()}; the front spans accuracy up to "
                 f"{100 * best_acc.accuracy:.1f} %, latency down to {fastest.latency_ms_p50:.3f} ms, "
-                f"size down to {smallest.size_bytes / 1024:.1f} KB"
+                f"size down to {smallest.size_bytes / 1024:.1f} KiB"
             )
         if request.max_latency_ms is not None or request.max_size_bytes is not None:
             chosen = max(fits, key=lambda p: (p.accuracy, -p.latency_ms_p50, -p.size_bytes))
@@ -156,3 +158,7 @@ def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTI
     index = pareto.knee_index(objective_matrix(front, on), list(on.values()),
                               tie_preference=[1.0 if p.baseline else 0.0 for p in front])
     return front[index]
+
+
+__all__ = ["KNEE_OBJECTIVES", "Selection", "SelectionError", "SelectionRequest", "knee_objectives", "knee_of",
+           "select_model"]

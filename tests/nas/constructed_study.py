@@ -81,7 +81,7 @@ def make_trainable_study(tmp_path: Path, name: str = "trainable") -> tuple[str, 
     """A study whose trials are real architectures for digits at 16 px and whose stored config is a
     real `nas search` config (1 proxy epoch), so export / compare can train and convert them.
     Trial metrics are stated, not measured: use it where only the chosen architecture matters."""
-    from nas.config.settings import load_config
+    from nas.config import load_config
     from search_spaces import arch_cost, get_baseline
     from search_spaces.architecture import Architecture
 

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.search_vs_mobilenetv2 import logic
 from benchmarks.search_vs_mobilenetv2.config import BenchmarkConfigError, load_benchmark_config
 from benchmarks.search_vs_mobilenetv2.report import END, START, write_doc
-from nas.results.front import ModelPoint
+from nas.record.points import ModelPoint
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "search_vs_mobilenetv2"
 

@@ -17,10 +17,12 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from nas.results.front import ModelPoint
+from nas.results.export import model_card, tflite_metadata
+from nas.results.export.measurement import LatencyMeasurement
 from nas.results.selection import Selection
 
 logger = logging.getLogger(__name__)
@@ -78,9 +80,9 @@ def export_training_config(search_training: Mapping[str, Any], settings: ExportS
     return fields
 
 
-def _measure_kwargs(profiler_config: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("threads", "warmup_runs", "runs", "min_seconds", "use_xnnpack")
-    return {k: profiler_config[k] for k in keys if profiler_config.get(k) is not None}
+def _section(value: Any) -> dict[str, Any]:
+    """A config section as a plain dict (the typed settings' dataclass or their recorded dict form)."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value or {})
 
 
 def _metadata_note(embedded: bool) -> str:
@@ -95,24 +97,64 @@ def _metadata_note(embedded: bool) -> str:
             f"Android Studio) is not written: {reason}.")
 
 
-def export_model(
-    *,
-    selection: Selection,
-    study_name: str,
-    config: Mapping[str, Any],
-    settings: ExportSettings,
-    comparison_lines: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Retrain, convert, write, verify; returns the summary also written to ``export.json``."""
-    from edge_profiler.errors import ProfilerError
-    from edge_profiler.model_metadata import ModelMetadata, read_sidecar, write_sidecar
-    from evaluators import DatasetConfig, QATConfig, convert, evaluate_tflite, load_dataset
-    from evaluators.metrics import interpreter_class
-    from evaluators.training import TrainConfig, train_model
-    from nas.results.export import model_card, tflite_metadata
-    from search_spaces import arch_cost, build_model
-    from search_spaces.architecture import Architecture
+@dataclasses.dataclass(frozen=True)
+class ExportedSelection:
+    trial: int | None
+    reason: str
+    on_front: bool
 
+
+@dataclasses.dataclass(frozen=True)
+class ExportSummary:
+    """What an export measured and wrote (``export.json``). Accuracies are the int8 model's through
+    LiteRT on the re-loaded file; ``accuracy_int8_val_before_write`` the converted model's."""
+
+    out_dir: str
+    selection: ExportedSelection
+    architecture: str
+    accuracy_int8_val: float
+    accuracy_int8_test: float | None
+    accuracy_int8_val_before_write: float
+    keras_val_accuracy: float | None
+    latency_ms_p50: float | None
+    latency_note: str
+    size_bytes: int
+    params: int
+    macs: int
+    quantization: str
+    metadata_embedded: bool
+    training: Mapping[str, Any]
+    timings_s: Mapping[str, float]
+    files: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class _Retrained:
+    """The retrained model of an export: the evaluator's result, its data and the int8 flatbuffer."""
+
+    arch: Any
+    dataset: Any
+    data_cfg: Any
+    train_cfg: Any
+    result: Any  # evaluators.CandidateResult
+    tflite_bytes: bytes
+    timings: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Written:
+    """The model file as written, with the metadata embedded when possible."""
+
+    path: Path
+    size_bytes: int
+    metadata: Any  # edge_profiler.model_metadata.ModelMetadata
+    embedded: bool
+
+
+def _prepare_folder(settings: ExportSettings) -> tuple[Path, Path]:
     out = Path(settings.out_dir)
     if out.exists() and not settings.overwrite:
         raise ExportError(f"{out} exists; pass --overwrite or choose another --out")
@@ -120,161 +162,216 @@ def export_model(
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    point: ModelPoint = selection.point
-    arch = Architecture.from_string(point.architecture)
-    timings: dict[str, float] = {}
+    return out, partial
 
-    # -- data and training ----------------------------------------------------------------------
+
+def _retrain(arch: Any, search: Any, settings: ExportSettings, workdir: Path) -> _Retrained:
+    """Train on the full training split, convert to int8 (QAT if asked) and score the converted
+    model: ``evaluators.TrainingEvaluator``, the search's own evaluator, with the export schedule."""
+    from evaluators import DatasetConfig, TrainConfig, TrainingEvaluator
+    from evaluators.candidate import TFLITE_INT8_NAME
+
+    train_cfg = TrainConfig(**export_training_config(_section(search.training), settings))
+    data_cfg = (dataclasses.replace(search.dataset, fraction=1.0) if isinstance(search.dataset, DatasetConfig)
+                else DatasetConfig(**(dict(search.dataset) | {"fraction": 1.0})))
+    evaluator = TrainingEvaluator(data_cfg, train_cfg, measure_latency=False,
+                                  calibration_samples=settings.calibration_samples,
+                                  qat_epochs=settings.qat_epochs if settings.qat else None)
     t0 = time.perf_counter()
-    train_fields = export_training_config(config.get("training") or {}, settings)
-    train_cfg = TrainConfig(**train_fields)
-    data_fields = dict(config.get("dataset") or {}) | {"fraction": 1.0}
-    data_cfg = DatasetConfig(**data_fields)
-    dataset = load_dataset(data_cfg, resolution=arch.resolution, channels=arch.channels,
-                           batch_size=train_cfg.batch_size)
+    dataset = evaluator.dataset(arch.resolution, arch.channels)
     if dataset.num_classes != arch.num_classes:
         raise ExportError(f"the dataset has {dataset.num_classes} classes but the architecture outputs "
                           f"{arch.num_classes}; was the study run on another dataset?")
-    timings["load_data"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model = build_model(arch, bn_momentum=train_cfg.bn_momentum or 0.9)
-    trained = train_model(model, dataset, train_cfg)
-    timings["train"] = time.perf_counter() - t0
-    if trained.diverged:
-        raise ExportError(f"retraining diverged: {trained.divergence_reason}; try a lower --lr")
+    timings = {"load_data": time.perf_counter() - t0}
+    result = evaluator.evaluate(arch, workdir)
+    if not result.ok:
+        if result.failure_stage == "train" and (result.failure_reason or "").startswith("diverged"):
+            raise ExportError(f"retraining {result.failure_reason}; try a lower --lr")
+        raise ExportError(f"{result.failure_stage} failed: {result.failure_reason}")
+    if not (workdir / KERAS_FILE).is_file():
+        raise ExportError(f"the trained model could not be saved as {KERAS_FILE} (see the log)")
+    step = result.timings_s
+    timings["train"] = sum(step.get(k, 0.0) for k in ("build", "train", "save"))
+    timings["convert"] = step.get("convert", 0.0)
     logger.info("retrained %d epochs in %.1f s: Keras val accuracy %.4f",
-                trained.epochs_completed, trained.seconds, trained.val_accuracy)
-    model.save(partial / KERAS_FILE)
+                result.training.get("epochs_completed", 0), result.training.get("seconds", 0.0),
+                result.keras_accuracy)
+    converted = workdir / TFLITE_INT8_NAME
+    tflite_bytes = converted.read_bytes()
+    converted.unlink()  # written again below as model.tflite, with its metadata
+    return _Retrained(arch, dataset, data_cfg, train_cfg, result, tflite_bytes, timings)
 
-    # -- int8 conversion ------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    fmt = "qat_int8" if settings.qat else "int8"
-    qat = QATConfig(dataset=dataset, epochs=settings.qat_epochs) if settings.qat else None
-    converted = convert(model, fmt, calibration=dataset, qat=qat,
-                        calibration_samples=settings.calibration_samples, seed=train_cfg.seed)
-    timings["convert"] = time.perf_counter() - t0
-    before = evaluate_tflite(converted.tflite_bytes, dataset.val, dataset.class_names)
 
-    # -- write ----------------------------------------------------------------------------------
-    metadata = ModelMetadata(
-        labels=tuple(dataset.class_names),
-        resolution=arch.resolution,
-        channels=arch.channels,
-        architecture=arch.to_string(),
-        mean=NORMALIZATION_MEAN,
-        std=NORMALIZATION_STD,
-    )
-    embedded_json = metadata.to_json()
+def _write_model(retrained: _Retrained, folder: Path) -> _Written:
+    """``model.tflite`` with labels, normalization and input size embedded as JSON metadata."""
+    from edge_profiler.model_metadata import ModelMetadata
+
+    arch = retrained.arch
+    metadata = ModelMetadata(labels=tuple(retrained.dataset.class_names), resolution=arch.resolution,
+                             channels=arch.channels, architecture=arch.to_string(),
+                             mean=NORMALIZATION_MEAN, std=NORMALIZATION_STD)
     try:
-        tflite_bytes = tflite_metadata.embed_json(converted.tflite_bytes, embedded_json)
+        tflite_bytes = tflite_metadata.embed_json(retrained.tflite_bytes, metadata.to_json())
         embedded = True
     except tflite_metadata.TFLiteMetadataError as exc:
         logger.warning("could not embed metadata in the .tflite (%s); the sidecar still has it", exc)
-        tflite_bytes, embedded = converted.tflite_bytes, False
-    model_path = partial / MODEL_FILE
-    model_path.write_bytes(tflite_bytes)
+        tflite_bytes, embedded = retrained.tflite_bytes, False
+    path = folder / MODEL_FILE
+    path.write_bytes(tflite_bytes)
+    return _Written(path, len(tflite_bytes), metadata, embedded)
 
-    # -- verify: re-load the written file with LiteRT and re-measure ------------------------------
+
+def _verify(retrained: _Retrained, written: _Written) -> dict[str, Any]:
+    """Re-load the written file with LiteRT and re-measure: the converted model's val accuracy
+    exactly, and the metadata as written. Returns the int8 metrics per split (``val``, ``test``)."""
+    from evaluators import evaluate_tflite
+
+    dataset = retrained.dataset
     t0 = time.perf_counter()
-    val = evaluate_tflite(model_path, dataset.val, dataset.class_names)
-    test = evaluate_tflite(model_path, dataset.test, dataset.class_names) if dataset.test is not None else None
-    timings["verify"] = time.perf_counter() - t0
-    if abs(val.accuracy - before.accuracy) > 1e-12:
-        raise ExportError(f"the written model.tflite gives val accuracy {val.accuracy:.6f}, the converted model "
-                          f"{before.accuracy:.6f}: writing changed the model")
-    if embedded and tflite_metadata.read_json(model_path.read_bytes()) != embedded_json:
+    metrics = {"val": evaluate_tflite(written.path, dataset.val, dataset.class_names)}
+    if dataset.test is not None:
+        metrics["test"] = evaluate_tflite(written.path, dataset.test, dataset.class_names)
+    retrained.timings["verify"] = time.perf_counter() - t0
+    before = retrained.result.accuracy_int8
+    if abs(metrics["val"].accuracy - before) > 1e-12:
+        raise ExportError(f"the written model.tflite gives val accuracy {metrics['val'].accuracy:.6f}, the converted "
+                          f"model {before:.6f}: writing changed the model")
+    if written.embedded and tflite_metadata.read_json(written.path.read_bytes()) != written.metadata.to_json():
         raise ExportError("the metadata read back from model.tflite differs from what was written")
-
-    # -- latency on the study's profiler --------------------------------------------------------
-    profiler_config = dict(config.get("profiler") or {})
-    latency: dict[str, Any] | None = None
-    latency_note = "profiling skipped (--no-profile)"
-    if settings.profile:
-        from nas.config.settings import ConfigError
-        from nas.trial.evaluation import make_profiler
-
-        t0 = time.perf_counter()
-        try:
-            latency = make_profiler(profiler_config).measure(model_path, **_measure_kwargs(profiler_config))
-            latency_note = f"measured by {latency.get('measured_by')}"
-        except (ProfilerError, ConfigError) as exc:
-            latency_note = f"not measured: {exc}"
-            logger.warning("latency of the exported model not measured: %s", exc)
-        timings["profile"] = time.perf_counter() - t0
-
-    # -- sidecar, card, summary -----------------------------------------------------------------
-    cost = arch_cost(arch)
-    _, runtime_name, runtime_version = interpreter_class()
-    metrics = {"val": val.to_dict(), **({"test": test.to_dict()} if test is not None else {})}
-    for split in metrics.values():
+    out = {split: m.to_dict() for split, m in metrics.items()}
+    for split in out.values():
         split.pop("confusion_matrix", None)
-    sidecar = dataclasses.replace(metadata, extra={
-        "study": study_name,
-        "trial": point.trial_number,
-        "selection": selection.reason,
-        "dataset": data_cfg.to_dict(),
-        "metrics_int8": {name: {"accuracy": m["accuracy"], "num_samples": m["num_samples"]}
-                         for name, m in metrics.items()},
-        "latency_ms": (latency or {}).get("latency_ms"),
-        "device": (latency or {}).get("device") or dict(point.device),
-        "size_bytes": len(tflite_bytes),
-        "params": cost.params,
-        "macs": cost.macs,
-        "quantization": fmt,
-    })
-    sidecar_file = write_sidecar(model_path, sidecar)
-    if read_sidecar(model_path).to_json() != sidecar.to_json():
+    return out
+
+
+def _measure_latency(path: Path, search: Any, settings: ExportSettings,
+                     timings: dict[str, float]) -> tuple[LatencyMeasurement | None, str]:
+    """The exported file's latency on the study's profiler, and a note on how (or why not)."""
+    if not settings.profile:
+        return None, "profiling skipped (--no-profile)"
+    from edge_profiler.errors import ProfilerError
+    from nas.config import ConfigError
+    from nas.trial.evaluation import make_profiler
+
+    t0 = time.perf_counter()
+    try:
+        result = make_profiler(search.profiler).measure(path, **search.profiler.measure_kwargs())
+    except (ProfilerError, ConfigError) as exc:
+        logger.warning("latency of the exported model not measured: %s", exc)
+        return None, f"not measured: {exc}"
+    finally:
+        timings["profile"] = time.perf_counter() - t0
+    latency = LatencyMeasurement.from_profiler(result)
+    return latency, f"measured by {latency.measured_by}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _SidecarExtra:
+    """The export's own keys of ``model.json`` (docs/interfaces.md "Exported model")."""
+
+    study: str
+    trial: int | None
+    selection: str
+    dataset: dict[str, Any]
+    metrics_int8: dict[str, dict[str, Any]]
+    latency_ms: Mapping[str, float] | None
+    device: Mapping[str, Any]
+    size_bytes: int
+    params: int
+    macs: int
+    quantization: str
+
+
+def _write_sidecar(written: _Written, extra: _SidecarExtra) -> None:
+    from edge_profiler.model_metadata import read_sidecar, write_sidecar
+
+    sidecar = dataclasses.replace(written.metadata, extra=dataclasses.asdict(extra))
+    sidecar_file = write_sidecar(written.path, sidecar)
+    if read_sidecar(written.path).to_json() != sidecar.to_json():
         raise ExportError(f"{sidecar_file} does not read back as written")
 
-    card = {
-        "name": f"{study_name} trial {point.trial_number}",
-        "study": study_name,
-        "architecture": arch.to_string(),
-        "selection": {"reason": selection.reason, "trial": point.trial_number, "proxy_accuracy": point.accuracy},
-        "normalization": {"mean": NORMALIZATION_MEAN, "std": NORMALIZATION_STD},
-        "dataset": {"name": data_cfg.name, "fraction": data_cfg.fraction, "counts": dataset.info.get("counts"),
-                    "class_names": list(dataset.class_names), "resolution": arch.resolution,
-                    "channels": arch.channels},
-        "training": train_cfg.to_dict() | {"seconds": trained.seconds},
-        "search_training": dict(config.get("training") or {}),
-        "quantization": ("quantization-aware fine-tune (tfmot) for "
-                         f"{settings.qat_epochs} epoch(s) (fake-quantized Keras val accuracy "
-                         f"{100 * converted.details.get('qat_keras_val_accuracy', float('nan')):.2f} %), "
-                         "then full-integer int8" if settings.qat else
-                         f"post-training full-integer int8, calibrated on {converted.details.get('calibration_samples')}"
-                         " training images"),
-        "metrics": metrics,
-        "keras_val_accuracy": trained.val_accuracy,
-        "interpreter": f"{runtime_name} {runtime_version}",
-        "latency": latency,
-        "params": cost.params,
-        "macs": cost.macs,
-        "size_bytes": len(tflite_bytes),
-        "comparison": list(comparison_lines),
-        "metadata_note": _metadata_note(embedded),
-    }
+
+def _quantization_text(settings: ExportSettings, conversion: Mapping[str, Any]) -> str:
+    if settings.qat:
+        return (f"quantization-aware fine-tune (tfmot) for {settings.qat_epochs} epoch(s) (fake-quantized Keras "
+                f"val accuracy {100 * conversion.get('qat_keras_val_accuracy', float('nan')):.2f} %), "
+                "then full-integer int8")
+    return (f"post-training full-integer int8, calibrated on {conversion.get('calibration_samples')}"
+            " training images")
+
+
+def _card(selection: Selection, study_name: str, search: Any, settings: ExportSettings,
+          retrained: _Retrained, written: _Written, metrics: Mapping[str, Any],
+          latency: LatencyMeasurement | None, comparison_lines: Sequence[str]) -> model_card.ModelCard:
+    from evaluators.metrics import interpreter_class
+
+    point, arch, result = selection.point, retrained.arch, retrained.result
+    _, runtime_name, runtime_version = interpreter_class()
+    data = model_card.DataDescription(
+        name=retrained.data_cfg.name, fraction=retrained.data_cfg.fraction,
+        counts=retrained.dataset.info.get("counts"), class_names=tuple(retrained.dataset.class_names),
+        resolution=arch.resolution, channels=arch.channels)
+    return model_card.ModelCard(
+        name=f"{study_name} trial {point.trial_number}", study=study_name, architecture=arch.to_string(),
+        selection_reason=selection.reason, proxy_accuracy=point.accuracy,
+        normalization_mean=NORMALIZATION_MEAN, normalization_std=NORMALIZATION_STD, data=data,
+        training=retrained.train_cfg.to_dict() | {"seconds": result.training.get("seconds", 0.0)},
+        search_training=_section(search.as_dict().get("training")),
+        quantization=_quantization_text(settings, result.conversion), metrics=metrics,
+        keras_val_accuracy=result.keras_accuracy, interpreter=f"{runtime_name} {runtime_version}",
+        latency=latency, params=result.params, macs=result.macs, size_bytes=written.size_bytes,
+        comparison=tuple(comparison_lines), metadata_note=_metadata_note(written.embedded))
+
+
+def export_model(
+    *,
+    selection: Selection,
+    study_name: str,
+    config: Mapping[str, Any],
+    settings: ExportSettings,
+    comparison_lines: Sequence[str] = (),
+) -> ExportSummary:
+    """Retrain, convert, write, verify; returns the summary also written to ``export.json``.
+
+    ``config`` is the search config the study recorded (its dict form); its dataset, training and
+    profiler settings are the export's, with the longer schedule of ``settings``.
+    """
+    from nas.config import build_config
+    from search_spaces.architecture import Architecture
+
+    search = build_config(config)
+    out, partial = _prepare_folder(settings)
+    point = selection.point
+    retrained = _retrain(Architecture.from_string(point.architecture), search, settings, partial)
+    written = _write_model(retrained, partial)
+    metrics = _verify(retrained, written)
+    latency, latency_note = _measure_latency(written.path, search, settings, retrained.timings)
+    result = retrained.result
+    quantization = result.conversion.get("format", "qat_int8" if settings.qat else "int8")
+    _write_sidecar(written, _SidecarExtra(
+        study=study_name, trial=point.trial_number, selection=selection.reason, dataset=retrained.data_cfg.to_dict(),
+        metrics_int8={name: {"accuracy": m["accuracy"], "num_samples": m["num_samples"]}
+                      for name, m in metrics.items()},
+        latency_ms=None if latency is None else dict(latency.latency_ms),
+        device=dict(latency.device) if latency is not None and latency.device else dict(point.device),
+        size_bytes=written.size_bytes, params=result.params, macs=result.macs, quantization=quantization))
+    card = _card(selection, study_name, search, settings, retrained, written, metrics, latency, comparison_lines)
     (partial / CARD_FILE).write_text(model_card.render(card), encoding="utf-8")
-    summary = {
-        "out_dir": str(out),
-        "selection": {"trial": point.trial_number, "reason": selection.reason, "on_front": selection.on_front},
-        "architecture": arch.to_string(),
-        "accuracy_int8_val": val.accuracy,
-        "accuracy_int8_test": None if test is None else test.accuracy,
-        "accuracy_int8_val_before_write": before.accuracy,
-        "keras_val_accuracy": trained.val_accuracy,
-        "latency_ms_p50": None if latency is None else latency["latency_ms"]["p50"],
-        "latency_note": latency_note,
-        "size_bytes": len(tflite_bytes),
-        "params": cost.params,
-        "macs": cost.macs,
-        "quantization": fmt,
-        "metadata_embedded": embedded,
-        "training": train_cfg.to_dict(),
-        "timings_s": timings,
-        "files": sorted(p.name for p in partial.iterdir()) + [SUMMARY_FILE],
-    }
-    (partial / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    summary = ExportSummary(
+        out_dir=str(out), selection=ExportedSelection(point.trial_number, selection.reason, selection.on_front),
+        architecture=retrained.arch.to_string(), accuracy_int8_val=metrics["val"]["accuracy"],
+        accuracy_int8_test=metrics["test"]["accuracy"] if "test" in metrics else None,
+        accuracy_int8_val_before_write=result.accuracy_int8, keras_val_accuracy=result.keras_accuracy,
+        latency_ms_p50=None if latency is None else latency.p50_ms, latency_note=latency_note,
+        size_bytes=written.size_bytes, params=result.params, macs=result.macs, quantization=quantization,
+        metadata_embedded=written.embedded, training=retrained.train_cfg.to_dict(), timings_s=retrained.timings,
+        files=tuple(sorted(p.name for p in partial.iterdir()) + [SUMMARY_FILE]))
+    (partial / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)
     return summary
+
+
+__all__ = ["CARD_FILE", "EPOCH_FACTOR", "KERAS_FILE", "MIN_EPOCHS", "MODEL_FILE", "SUMMARY_FILE", "ExportError",
+           "ExportSettings", "ExportSummary", "ExportedSelection", "export_model", "export_training_config"]

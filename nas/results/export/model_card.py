@@ -5,8 +5,52 @@ and how it compares with MobileNetV2."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nas.results.export.measurement import LatencyMeasurement
+
+
+@dataclasses.dataclass(frozen=True)
+class DataDescription:
+    """The data an exported model was retrained on and the input it takes."""
+
+    name: str
+    fraction: float
+    counts: Mapping[str, Any] | None
+    class_names: tuple[str, ...]
+    resolution: int
+    channels: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    """Everything the card states. ``metrics`` maps a split (``val``, ``test``) to the int8 metrics
+    measured through LiteRT on the written file; ``training`` is the export's ``TrainConfig`` as a
+    dict plus ``seconds``; ``search_training`` the study's proxy training settings."""
+
+    name: str
+    study: str
+    architecture: str
+    selection_reason: str
+    proxy_accuracy: float | None
+    normalization_mean: float
+    normalization_std: float
+    data: DataDescription
+    training: Mapping[str, Any]
+    search_training: Mapping[str, Any]
+    quantization: str
+    metrics: Mapping[str, Mapping[str, Any]]
+    keras_val_accuracy: float | None
+    interpreter: str
+    latency: LatencyMeasurement | None
+    params: int
+    macs: int
+    size_bytes: int
+    comparison: tuple[str, ...]
+    metadata_note: str
 
 
 def _pct(value: float | None) -> str:
@@ -17,87 +61,95 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f} ms"
 
 
-def _kb(value: float | None) -> str:
-    return "-" if value is None else f"{value / 1024:.1f} KB"
-
-
-def render(card: Mapping[str, Any]) -> str:
-    """Markdown for the dict ``nas.results.export.exporter`` assembles (keys documented inline below)."""
-    sel = card["selection"]
-    data = card["dataset"]
-    train = card["training"]
-    final = card["metrics"]
-    latency = card.get("latency") or {}
-    lines = [
-        f"# Model card: {card['name']}",
-        "",
-        f"An int8 TensorFlow Lite image classifier found by `nas search` (study `{card['study']}`) and "
-        f"exported by `nas export`.",
-        "",
+def _model_section(card: ModelCard) -> list[str]:
+    data = card.data
+    return [
         "## Model",
-        f"- Chosen: {sel['reason']}.",
-        f"- Architecture: `{card['architecture']}`",
-        f"- Input: {data['resolution']} x {data['resolution']} x {data['channels']}, pixels p in [0, 255] fed as "
-        f"(p - {card['normalization']['mean']}) / {card['normalization']['std']}, then quantized with the "
+        f"- Chosen: {card.selection_reason}.",
+        f"- Architecture: `{card.architecture}`",
+        f"- Input: {data.resolution} x {data.resolution} x {data.channels}, pixels p in [0, 255] fed as "
+        f"(p - {card.normalization_mean}) / {card.normalization_std}, then quantized with the "
         "input tensor's scale and zero point.",
-        f"- Output: {len(data['class_names'])} classes: {', '.join(data['class_names'])}.",
-        f"- Parameters: {card['params']:,}; multiply-accumulates: {card['macs']:,}; int8 file: "
-        f"{card['size_bytes']:,} bytes.",
+        f"- Output: {len(data.class_names)} classes: {', '.join(data.class_names)}.",
+        f"- Parameters: {card.params:,}; multiply-accumulates: {card.macs:,}; int8 file: "
+        f"{card.size_bytes:,} bytes.",
         "",
         "## Data",
-        f"- Dataset `{data['name']}`; split sizes {json.dumps(data['counts'])} (seeded, stratified).",
-        f"- Retrained on the full training split (fraction {data['fraction']}); the validation split is the "
+        f"- Dataset `{data.name}`; split sizes {json.dumps(data.counts)} (seeded, stratified).",
+        f"- Retrained on the full training split (fraction {data.fraction}); the validation split is the "
         "one the search measured accuracy on; the test split was never used for choosing.",
         "",
+    ]
+
+
+def _training_section(card: ModelCard) -> list[str]:
+    train = card.training
+    return [
         "## Training budget",
         f"- Export schedule: {train['epochs']} epochs, {train['optimizer']}, peak learning rate {train['lr']}, "
         f"batch {train['batch_size']}, {train['warmup_epochs']} warm-up epoch(s) then cosine decay, label "
         f"smoothing {train['label_smoothing']}, weight decay {train['weight_decay']}, seed {train['seed']}; "
         f"{train['seconds']:.0f} s on the export machine.",
-        f"- Quantization: {card['quantization']}.",
-        f"- Search (proxy) budget per trial: {json.dumps(card['search_training'])}.",
+        f"- Quantization: {card.quantization}.",
+        f"- Search (proxy) budget per trial: {json.dumps(card.search_training)}.",
         "",
+    ]
+
+
+def _metrics_section(card: ModelCard) -> list[str]:
+    lines = [
         "## Metrics (int8 model through the LiteRT interpreter)",
-        f"Measured by re-loading the written `model.tflite` with `{card['interpreter']}`:",
+        f"Measured by re-loading the written `model.tflite` with `{card.interpreter}`:",
         "",
         "| split | accuracy | top-5 | macro F1 | images |",
         "|---|---|---|---|---|",
     ]
     for split in ("val", "test"):
-        m = final.get(split)
+        m = card.metrics.get(split)
         if m:
             lines.append(f"| {split} | {_pct(m['accuracy'])} | {_pct(m.get('top5_accuracy'))} | "
                          f"{m['f1_macro']:.4f} | {m['num_samples']} |")
-    lines += [
+    return [
+        *lines,
         "",
-        f"Keras (float) validation accuracy before conversion: {_pct(card.get('keras_val_accuracy'))}. "
-        f"The search's proxy-trained int8 accuracy of this architecture: {_pct(sel.get('proxy_accuracy'))}.",
+        f"Keras (float) validation accuracy before conversion: {_pct(card.keras_val_accuracy)}. "
+        f"The search's proxy-trained int8 accuracy of this architecture: {_pct(card.proxy_accuracy)}.",
         "",
-        "## Latency on the profiled device",
     ]
-    if latency:
-        stats = latency["latency_ms"]
-        params = latency.get("params", {})
-        lines += [
-            f"- p50 {_ms(stats.get('p50'))}, p90 {_ms(stats.get('p90'))}, mean {_ms(stats.get('mean'))} "
-            f"over {stats.get('count')} runs ({params.get('threads')} thread(s), XNNPACK "
-            f"{'on' if params.get('use_xnnpack') else 'off'}), measured by `{latency.get('measured_by')}` with "
-            f"{latency.get('runtime', {}).get('name')} {latency.get('runtime', {}).get('version')}.",
-            f"- Device: `{json.dumps(latency.get('device', {}), sort_keys=True)}`",
-        ]
-    else:
-        lines.append("- Not measured (profiling was skipped).")
-    lines += ["", "## Comparison with MobileNetV2 (and other evaluated references)", ""]
-    comparison: Sequence[str] = card.get("comparison") or ()
-    if comparison:
-        lines.append("At the search's proxy budget, with the same data, training and profiler (the study's own "
-                     "numbers, not the longer export schedule):")
-        lines.append("")
-        lines += [f"- {line}" for line in comparison]
-    else:
-        lines.append("No MobileNetV2 point was evaluated in this study (run `nas compare`).")
-    lines += [
+
+
+def _latency_section(latency: LatencyMeasurement | None) -> list[str]:
+    lines = ["## Latency on the profiled device"]
+    if latency is None:
+        return [*lines, "- Not measured (profiling was skipped).", ""]
+    stats, settings, runtime = latency.latency_ms, latency.params, latency.runtime
+    return [
+        *lines,
+        f"- p50 {_ms(stats.get('p50'))}, p90 {_ms(stats.get('p90'))}, mean {_ms(stats.get('mean'))} "
+        f"over {stats.get('count')} runs ({settings.get('threads')} thread(s), XNNPACK "
+        f"{'on' if settings.get('use_xnnpack') else 'off'}), measured by `{latency.measured_by}` with "
+        f"{runtime.get('name')} {runtime.get('version')}.",
+        f"- Device: `{json.dumps(dict(latency.device), sort_keys=True)}`",
         "",
+    ]
+
+
+def _comparison_section(comparison: Sequence[str]) -> list[str]:
+    lines = ["## Comparison with MobileNetV2 (and other evaluated references)", ""]
+    if not comparison:
+        return [*lines, "No MobileNetV2 point was evaluated in this study (run `nas compare`).", ""]
+    return [
+        *lines,
+        "At the search's proxy budget, with the same data, training and profiler (the study's own "
+        "numbers, not the longer export schedule):",
+        "",
+        *[f"- {line}" for line in comparison],
+        "",
+    ]
+
+
+def _files_section(card: ModelCard) -> list[str]:
+    return [
         "## Files",
         "- `model.tflite`: the int8 model (int8 input and output).",
         "- `model.json`: sidecar with labels, normalization, input size, architecture, metrics and device "
@@ -105,7 +157,23 @@ def render(card: Mapping[str, Any]) -> str:
         "- `model.keras`: the trained Keras (tf_keras) model before conversion.",
         "",
         "## Metadata",
-        f"- {card['metadata_note']}",
+        f"- {card.metadata_note}",
         "",
     ]
-    return "\n".join(lines)
+
+
+def render(card: ModelCard) -> str:
+    """The card as Markdown."""
+    head: list[Any] = [
+        f"# Model card: {card.name}",
+        "",
+        f"An int8 TensorFlow Lite image classifier found by `nas search` (study `{card.study}`) and "
+        f"exported by `nas export`.",
+        "",
+    ]
+    sections = (_model_section(card), _training_section(card), _metrics_section(card),
+                _latency_section(card.latency), _comparison_section(card.comparison), _files_section(card))
+    return "\n".join(head + [line for section in sections for line in section])
+
+
+__all__ = ["DataDescription", "ModelCard", "render"]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 METADATA_NAME = "edge_nas.model_json"
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from nas.record.points import ModelPoint
 from nas.results.compare import compare, side_by_side_rows, summary_lines
-from nas.results.front import ModelPoint, pareto_front
+from nas.results.front import pareto_front
 
 
 def _point(label: str, accuracy: float, latency_ms: float, size_bytes: int, **kw) -> ModelPoint:
@@ -53,15 +54,16 @@ def test_equal_points_do_not_dominate_but_count_as_equal_or_better() -> None:
 
 def test_side_by_side_rows_mark_both_sides() -> None:
     comparisons = compare([A, B, C], [M1, M2, M3])
-    rows = {r["model"]: r for r in side_by_side_rows([A, B, C], comparisons)}
-    assert rows["trial 1"]["dominates"] == "mobilenet_v2_0.5"
-    assert rows["trial 2"]["dominates"] == "-"
-    assert rows["mobilenet_v2_0.5"]["dominated_by"] == "trial 1"
-    assert rows["mobilenet_v2_0.5"]["speedup_at_equal_accuracy"] == "1.50x (trial 1)"
-    assert rows["mobilenet_v2_0.5"]["accuracy_gain_at_equal_latency"] == "+5.0 pp (trial 1)"
-    assert rows["mobilenet_v2_1.0"]["speedup_at_equal_accuracy"] == "none as accurate"
-    assert rows["mobilenet_v2_0.35"]["accuracy_gain_at_equal_latency"] == "none as fast"
-    ordered = [r["latency_ms_p50"] for r in side_by_side_rows([A, B, C], comparisons)]
+    rows = {r.model: r for r in side_by_side_rows([A, B, C], comparisons)}
+    assert rows["trial 1"].dominates == "mobilenet_v2_0.5"
+    assert rows["trial 2"].dominates == "-"
+    assert rows["mobilenet_v2_0.5"].dominated_by == "trial 1"
+    assert rows["mobilenet_v2_0.5"].speedup_at_equal_accuracy == "1.50x (trial 1)"
+    assert rows["mobilenet_v2_0.5"].accuracy_gain_at_equal_latency == "+5.0 pp (trial 1)"
+    assert rows["mobilenet_v2_1.0"].speedup_at_equal_accuracy == "none as accurate"
+    assert rows["mobilenet_v2_0.35"].accuracy_gain_at_equal_latency == "none as fast"
+    assert rows["mobilenet_v2_0.5"].size_kib == pytest.approx(200 / 1024)
+    ordered = [r.latency_ms_p50 for r in side_by_side_rows([A, B, C], comparisons)]
     assert ordered == sorted(ordered)
     lines = summary_lines(comparisons)
     assert lines[0].startswith("mobilenet_v2_0.5 (85.0 %, 3.00 ms): dominated by trial 1")
@@ -119,9 +121,9 @@ def test_a_reference_that_dominates_a_discovered_model_is_reported() -> None:
     strong = _point("mobilenet_v2_0.75", 0.81, 0.9, 45, baseline="mobilenet_v2_0.75")  # beats B everywhere
     (c,) = compare([A, B], [strong])
     assert c.dominates == (B,) and c.dominated_by == ()
-    rows = {r["model"]: r for r in side_by_side_rows([A, B], [c])}
-    assert rows["trial 2"]["dominated_by"] == "mobilenet_v2_0.75"
-    assert rows["mobilenet_v2_0.75"]["dominates"] == "trial 2"
+    rows = {r.model: r for r in side_by_side_rows([A, B], [c])}
+    assert rows["trial 2"].dominated_by == "mobilenet_v2_0.75"
+    assert rows["mobilenet_v2_0.75"].dominates == "trial 2"
     assert "it dominates trial 2" in summary_lines([c])[0]
 
 
@@ -132,8 +134,8 @@ def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> 
     import time
 
     from nas.cli import main
-    from nas.results.front import point_dominates
     from nas.record.points import point_from_attrs
+    from nas.results.front import point_dominates
     from tests.nas.conftest import copy_study
 
     assert tiny_search_study["exit_code"] == 0
@@ -149,7 +151,7 @@ def test_nas_compare_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> 
     assert not (Path(tiny_search_study["runs_dir"]) / "tiny" / "baselines").exists()  # the copy was used
 
     rows = {r["model"]: r for r in out["rows"]}
-    points = {name: point_from_attrs(None, {**row, "size_bytes": round(row["size_kb"] * 1024)}, label=name)
+    points = {name: point_from_attrs(None, {**row, "size_bytes": round(row["size_kib"] * 1024)}, label=name)
               for name, row in rows.items()}
     for name, row in rows.items():
         if row["kind"] != "reference":

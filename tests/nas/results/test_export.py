@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nas.results.selection import SelectionError, SelectionRequest, select_model
 from nas.record.points import distinct
+from nas.results.selection import SelectionError, SelectionRequest, select_model
 from tests.nas.constructed_study import TRIALS, trial_attrs
 
 
@@ -93,15 +93,13 @@ def _check_export_folder(out, architecture: str, trial: int) -> dict:
 
 def test_export_of_the_tiny_search_knee(tiny_search_study, tmp_path, capsys) -> None:
     from nas.cli import main
-    from nas.results.front import OBJECTIVES
-    from nas.results.selection import knee_of
+    from nas.record.points import OBJECTIVES, distinct, study_points
     from nas.record.study import open_study
-    from nas.record.points import distinct, study_points
+    from nas.results.front import pareto_front
+    from nas.results.selection import knee_of
 
     assert tiny_search_study["exit_code"] == 0
     study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
-    from nas.results.front import pareto_front
-
     knee = knee_of(pareto_front(distinct(study_points(study))), OBJECTIVES)
     out = tmp_path / "export"
     assert main(["export", "--study", "tiny", "--runs-dir", str(tiny_search_study["runs_dir"]),

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nas.record.points import ModelPoint
 from nas.results.compare import compare, summary_lines
+from nas.results.front import pareto_front
 from nas.results.report import TRACE_MOBILENET_TRIALS, TRACE_REFERENCES, TRACE_TRIALS, build_html, save_png
-from nas.results.front import ModelPoint, pareto_front
 from tests.nas import browser
 
 needs_chromium = pytest.mark.skipif(
@@ -118,8 +119,9 @@ def test_png_needs_evaluated_trials(tmp_path: Path) -> None:
 
 @needs_chromium
 def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
-    from nas.results import references as baselines_eval
     from nas.cli import main
+    from nas.record.trial_record import TrialRecord
+    from nas.results import references as baselines_eval
     from tests.nas.constructed_study import TRIALS, make_study, trial_attrs
 
     name, runs = make_study(tmp_path)
@@ -132,9 +134,9 @@ def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
     # a cached reference evaluation is picked up by the next report
     calls = []
 
-    def evaluate(folder: Path) -> dict:
+    def evaluate(folder: Path) -> TrialRecord:
         calls.append(folder)
-        return trial_attrs(9, 0.85, 2.8, 200_000, "complete")
+        return TrialRecord.from_user_attrs(trial_attrs(9, 0.85, 2.8, 200_000, "complete"))
 
     for _ in range(2):
         point, cached = baselines_eval.evaluate_reference(
