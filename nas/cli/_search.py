@@ -1,0 +1,79 @@
+"""Run a search and print its summary: shared by `nas search` and `nas demo`."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+from nas.config import ConfigError
+
+
+def resume_command(config_path: str | None, overrides: list[tuple[str, Any]]) -> str:
+    """The command that continues this search: the same config and flags, plus ``--resume``."""
+    words = ["nas", "search"]
+    if config_path:
+        words += ["--config", config_path]
+    for key, value in overrides:
+        words += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    words.append("--resume")
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+def execute(config, *, resume: bool = False, quiet: bool = False, json_output: bool = False,
+            resume_hint: str | None = None) -> int:
+    """Run the search of ``config`` and print its summary; the exit code of ``nas search``."""
+    if resume_hint is None:
+        resume_hint = resume_command(None, [("study.runs_dir", str(config.study.runs_dir))])
+    from nas.record.study import StudyError, open_study
+    from nas.strategies import run_search
+    from nas.trial.protocol import FatalSearchError
+
+    if resume:
+        try:
+            open_study(config.study.name, config.study.storage, config.study.runs_dir)
+        except StudyError as exc:
+            print(f"nas search: nothing to resume: {exc}", file=sys.stderr)
+            return 2
+    mode = "json" if json_output else "quiet" if quiet else "bar"
+    try:
+        summary = run_search(config, progress=mode)
+    except ConfigError as exc:
+        print(f"nas search: invalid config: {exc}", file=sys.stderr)
+        return 2
+    except (FatalSearchError, StudyError) as exc:
+        print(f"nas search: stopped: {exc}\nresume with: {resume_hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nnas search: interrupted\nresume with: {resume_hint}", file=sys.stderr)
+        return 130
+    if json_output:
+        print(json.dumps({"event": "summary", **summary.to_dict()}), flush=True)
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def format_summary(summary) -> str:
+    """The end-of-search text: counts, where the study is, its front and the reference."""
+    from nas.record.study import open_study
+    from nas.results.trials import trials_table
+
+    lines = [
+        f"study {summary.study_name}: {summary.n_done}/{summary.n_target} trials done "
+        f"({summary.new_trials} new, {summary.elapsed_s:.0f} s) in {summary.storage_url}",
+    ]
+    if summary.recovered_trials:
+        lines.append(f"interrupted trials retried: {summary.recovered_trials}")
+    study = open_study(summary.study_name, summary.storage_url)
+    numbers = set(summary.best_trials)
+    if summary.reference_trial is not None:
+        numbers.add(summary.reference_trial)
+    table = trials_table(study)
+    if numbers and not table.empty:
+        front = table[table["trial"].isin(sorted(numbers))]
+        lines.append("Pareto front (feasible) and the reference:")
+        lines.append(front.to_string(index=False))
+    lines.append(f"all trials: nas trials --study {summary.study_name} --storage {summary.storage_url}")
+    return "\n".join(lines)
