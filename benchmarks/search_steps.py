@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import_s = time.perf_counter() - start
     from nas.record import study as record
-    from nas.config.settings import load_config
+    from nas.config import load_config
     from nas.strategies import run_search
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                      timings["total"], values))
     neither = trial_total - per_step["train"] - per_step["convert"]
     lines = [
-        f"Default demo search: {len(trials)} trials, {config.dataset['name']}, "
-        f"{config.search_space_resolutions} px, {config.training.get('epochs')} epochs, "
+        f"Default demo search: {len(trials)} trials, {config.dataset.name}, "
+        f"{config.search_space_resolutions} px, {config.training.epochs} epochs, "
         f"local profiler ({config.profiler.runs} runs).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from evaluators import TrainConfig
 from nas.cli import main
-from nas.config.settings import ConfigError, build_dataclass, leaf_keys, load_config
+from nas.config import ConfigError, build_dataclass, leaf_keys, load_config
 
 
 def test_defaults_are_the_offline_demo():
     config = load_config()
-    assert config.dataset["name"] == "digits"
+    assert config.dataset.name == "digits"
     assert config.strategy.name == "nsga2"
     assert config.profiler.kind == "local"
     assert config.reference_baseline == "mobilenet_v2_0.35"
@@ -26,8 +27,8 @@ def test_yaml_then_flags(tmp_path):
                                 ("dataset.name", "fashion-mnist"), ("objectives", "accuracy,latency")])
     assert config.strategy.name == "tpe"
     assert config.strategy.n_trials == 7
-    assert config.training == {"epochs": 2, "lr": 0.01}
-    assert config.dataset["name"] == "fashion-mnist"
+    assert config.training == TrainConfig(epochs=2, lr=0.01)
+    assert config.dataset.name == "fashion-mnist"
     assert config.constraints.max_latency_ms == 2.5
     assert config.objectives == ("accuracy", "latency")
     assert config.as_dict()["strategy"]["n_trials"] == 7
@@ -45,14 +46,16 @@ def test_every_default_key_is_a_flag():
     [
         ({"strategy.name": "nsga3"}, "strategy.name: 'nsga3' is not one of nsga2, tpe, random, reward, keras-tuner"),
         ({"strategy.n_trials": 0}, "strategy.n_trials: must be >= 1"),
-        ({"strategy.n_trial": 3}, "unknown config key 'strategy.n_trial'; allowed keys here: strategy.name, strategy.n_trials"),
+        ({"strategy.n_trial": 3},
+         "unknown config key 'strategy.n_trial'; allowed keys here: strategy.name, strategy.n_trials"),
         ({"objectives": "accuracy,speed"}, "objectives: 'speed' is not one of accuracy, latency, size"),
         ({"profiler.kind": "remote"}, "profiler.urls: profiler.kind 'remote' needs at least one agent URL"),
         ({"profiler.kind": "pi"}, "profiler.kind: 'pi' is not one of local, remote"),
         ({"backend.name": "dask"}, "backend.name: 'dask' is not one of local, ray"),
         ({"constraints.max_latency_ms": -1}, "constraints.max_latency_ms: must be > 0"),
         ({"constraints.min_accuracy": 80}, "constraints.min_accuracy: a fraction in [0, 1]"),
-        ({"strategy.keras_tuner.oracle": "grid"}, "strategy.keras_tuner.oracle: 'grid' is not one of bayesian, hyperband"),
+        ({"strategy.keras_tuner.oracle": "grid"},
+         "strategy.keras_tuner.oracle: 'grid' is not one of bayesian, hyperband"),
         ({"search_space.channels": 2}, "search_space.channels: 2 is not one of 1, 3, null"),
         ({"search_space.source": "/nowhere.yaml"}, "search_space.source: '/nowhere.yaml' is neither 'default'"),
         ({"strategy.name": "reward", "objectives": "latency,size"}, "needs 'accuracy' in objectives"),
@@ -142,7 +145,7 @@ def test_remote_profiler_gets_the_token_from_its_file(tmp_path):
 
 
 def test_config_recorded_with_the_old_token_key_still_loads():
-    from nas.config.settings import build_config
+    from nas.config import build_config
 
     recorded = load_config().as_dict()
     recorded["profiler"].pop("token_file")
