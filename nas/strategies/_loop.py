@@ -19,8 +19,9 @@ from optuna.trial import TrialState
 
 from nas.config.settings import SearchConfig
 from nas.record import study as record
-from nas.record.storage import storage_from_url
 from nas.record.recovery import recover_interrupted_trials
+from nas.record.storage import storage_from_url
+from nas.record.study import StudyAttributes
 from nas.record.trial_record import TrialRecord
 from nas.strategies._base import Strategy
 from nas.strategies._progress import SearchProgress
@@ -81,14 +82,15 @@ def _finished_numbers(study: optuna.Study) -> set[int]:
 
 
 # ---- the study ---------------------------------------------------------------------------------
-def study_attributes(config: SearchConfig) -> dict[str, Any]:
-    return {
-        record.STUDY_ATTR_CONFIG: config.as_dict(),
-        record.STUDY_ATTR_OBJECTIVES: list(config.objectives),
-        record.STUDY_ATTR_STRATEGY: config.strategy.name,
-        record.STUDY_ATTR_STUDY_DIR: str(config.study.study_dir.resolve()),
-        record.STUDY_ATTR_REFERENCE: config.reference_baseline,
-    }
+def study_attributes(config: SearchConfig) -> StudyAttributes:
+    """What the study records about the search (``value_names`` are added when it is created)."""
+    return StudyAttributes(
+        config=config.as_dict(),
+        objectives=tuple(config.objectives),
+        strategy=config.strategy.name,
+        reference_baseline=config.reference_baseline,
+        study_dir=config.study.study_dir.resolve(),
+    )
 
 
 def open_search_study(setup: SearchSetup) -> tuple[optuna.Study, bool]:

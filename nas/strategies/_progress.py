@@ -6,55 +6,38 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial
 
-from nas.record import study as record
+from nas.record.points import trial_summary
+from nas.record.trial_record import TrialRecord
+
 logger = logging.getLogger("nas.strategies._loop")
 
 
-def trial_summary(trial: FrozenTrial) -> dict[str, Any]:
-    """The headline numbers of a finished trial (also the JSON line of ``--json``)."""
-    attrs = trial.user_attrs
-    return {
-        "trial": trial.number,
-        "state": trial.state.name,
-        "status": attrs.get(record.ATTR_STATUS),
-        "is_reference": bool(attrs.get(record.ATTR_IS_REFERENCE)),
-        "architecture": attrs.get(record.ATTR_ARCHITECTURE),
-        "accuracy_int8": attrs.get("accuracy_int8"),
-        "latency_ms_p50": attrs.get("latency_ms_p50"),
-        "size_bytes": attrs.get("size_bytes"),
-        "reused_from": attrs.get(record.ATTR_REUSED_FROM),
-        "constraint_violations": attrs.get("constraint_violations", []),
-        "failure_reason": attrs.get(record.ATTR_FAILURE_REASON),
-        "duration_s": (attrs.get("timings_s") or {}).get("total"),
-        "values": trial.values,
-    }
-
-
-def format_trial_line(summary: Mapping[str, Any]) -> str:
+def format_trial_line(trial: FrozenTrial) -> str:
     """One human line per finished trial."""
-    parts = [f"trial {summary['trial']}"]
-    if summary["is_reference"]:
+    record = TrialRecord.from_trial(trial)
+    parts = [f"trial {trial.number}"]
+    if record.is_reference:
         parts.append("[reference]")
-    parts.append(str(summary["status"] or summary["state"].lower()))
-    if summary["accuracy_int8"] is not None:
-        parts.append(f"acc_int8={summary['accuracy_int8']:.4f}")
-    if summary["latency_ms_p50"] is not None:
-        parts.append(f"latency_p50={summary['latency_ms_p50']:.3f}ms")
-    if summary["size_bytes"] is not None:
-        parts.append(f"size={summary['size_bytes'] / 1024:.1f}KiB")
-    if summary["reused_from"] is not None:
-        parts.append(f"(reused from trial {summary['reused_from']})")
-    if summary["constraint_violations"]:
-        parts.append(f"violates {','.join(summary['constraint_violations'])}")
-    if summary["failure_reason"]:
-        parts.append(f"reason: {summary['failure_reason']}")
-    if summary["duration_s"] is not None:
-        parts.append(f"in {summary['duration_s']:.1f}s")
-    parts.append(f"arch={summary['architecture']}")
+    parts.append(str(record.status or trial.state.name.lower()))
+    if record.accuracy_int8 is not None:
+        parts.append(f"acc_int8={record.accuracy_int8:.4f}")
+    if record.latency_ms_p50 is not None:
+        parts.append(f"latency_p50={record.latency_ms_p50:.3f}ms")
+    if record.size_bytes is not None:
+        parts.append(f"size={record.size_bytes / 1024:.1f}KiB")
+    if record.reused_from is not None:
+        parts.append(f"(reused from trial {record.reused_from})")
+    if record.constraint_violations:
+        parts.append(f"violates {','.join(record.constraint_violations)}")
+    if record.failure_reason:
+        parts.append(f"reason: {record.failure_reason}")
+    if record.timings_s.get("total") is not None:
+        parts.append(f"in {record.timings_s.get('total'):.1f}s")
+    parts.append(f"arch={record.architecture}")
     return " ".join(parts)
 
 
@@ -77,16 +60,16 @@ class SearchProgress:
                              file=self.stream, dynamic_ncols=True)
 
     def trial_finished(self, trial: FrozenTrial, *, front_size: int, count_as_done: bool) -> None:
-        summary = trial_summary(trial)
-        acc = summary["accuracy_int8"]
-        feasible = not summary["constraint_violations"]
-        if acc is not None and feasible and (self.best_accuracy is None or acc > self.best_accuracy):
+        record = TrialRecord.from_trial(trial)
+        acc = record.accuracy_int8
+        better = acc is not None and (self.best_accuracy is None or acc > self.best_accuracy)
+        if better and not record.constraint_violations:
             self.best_accuracy = acc
         self.front_size = front_size
         if self.mode == "json":
-            print(json.dumps({"event": "trial", **summary}), file=self.stream, flush=True)
+            print(json.dumps({"event": "trial", **trial_summary(trial)}), file=self.stream, flush=True)
         elif self.mode == "bar":
-            line = format_trial_line(summary)
+            line = format_trial_line(trial)
             # tqdm.write keeps the bar intact below the log lines.
             self._bar.write(line, file=self.stream)
             logger.debug(line)
@@ -101,7 +84,7 @@ class SearchProgress:
         if self._bar is not None:
             self._bar.close()
 
-    def __enter__(self) -> "SearchProgress":
+    def __enter__(self) -> SearchProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -30,8 +30,8 @@ from ray.tune.search.optuna import OptunaSearch
 
 from nas.config.settings import SearchConfig
 from nas.record import study as record
-from nas.record.storage import absolute_storage_url, storage_from_url
 from nas.record.recovery import mark_interrupted
+from nas.record.storage import absolute_storage_url, storage_from_url
 from nas.record.trial_record import TrialRecord, TrialStatus
 from nas.strategies._base import Strategy
 from nas.strategies._optuna import make_sampler

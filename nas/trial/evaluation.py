@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from nas.config.settings import ConfigError, ProfilerSettings, SearchConfig, build_dataclass, read_profiler_token
+from nas.config.settings import ConfigError, ProfilerSettings, SearchConfig, read_profiler_token
 from nas.trial.protocol import AccuracyMeasurement, CostMeasurement, FatalSearchError
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 FATAL_PROFILER_KINDS = frozenset({"unreachable", "unauthorized", "busy", "not_found"})
 # Datasets stored in grayscale; every other one is RGB.
 GRAYSCALE_DATASETS = frozenset({"digits", "mnist", "fashion-mnist", "lfw-faces"})
+# Fields of an edge_profiler measurement result (its schema: docs/interfaces.md, "edge_profiler"),
+# not of the trial record: the latency statistics, the device description, and the provenance kept.
+_RESULT_LATENCY, _RESULT_DEVICE = "latency_ms", "device"
 _PROFILER_KEYS = ("measured_by", "runtime", "params", "throttled", "cached", "init_ms", "first_inference_ms",
                   "peak_memory_mb", "model_sha256", "model_size_bytes")
 
@@ -55,18 +59,11 @@ class EvaluatorAdapter:
         self._cheap_results: dict[Path, Any] = {}
 
     @classmethod
-    def from_config(cls, config: SearchConfig) -> "EvaluatorAdapter":
+    def from_config(cls, config: SearchConfig) -> EvaluatorAdapter:
         """Evaluators, profiler and dataset of ``config``; a dataset that cannot load is fatal."""
-        from evaluators import CheapEvaluator, DatasetConfig, DatasetError, TrainConfig, TrainingEvaluator
+        from evaluators import CheapEvaluator, DatasetError, TrainingEvaluator
 
-        dataset_cfg, train_cfg = config.dataset, config.training
-        try:  # typed once nas.config builds them; a plain mapping is validated here
-            if not isinstance(dataset_cfg, DatasetConfig):
-                dataset_cfg = build_dataclass(DatasetConfig, dataset_cfg, "dataset")
-        except DatasetError as exc:
-            raise ConfigError(f"dataset: {exc}") from None
-        if not isinstance(train_cfg, TrainConfig):
-            train_cfg = build_dataclass(TrainConfig, train_cfg, "training")
+        dataset_cfg, train_cfg = config.dataset, config.training  # validated when the config was loaded
         try:
             profiler = make_profiler(config.profiler)
         except ValueError as exc:
@@ -90,8 +87,8 @@ class EvaluatorAdapter:
         timings = dict(result.timings_s)
         return CostMeasurement(
             size_bytes=result.size_bytes,
-            latency_ms=dict(latency.get("latency_ms") or {}),
-            device=dict(latency.get("device") or {}),
+            latency_ms=dict(latency.get(_RESULT_LATENCY) or {}),
+            device=dict(latency.get(_RESULT_DEVICE) or {}),
             profiler={k: latency[k] for k in _PROFILER_KEYS if k in latency},
             params=result.params,
             macs=result.macs,

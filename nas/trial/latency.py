@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from nas.config.settings import SearchConfig
 from nas.trial.protocol import ArchitectureLike, CandidateEvaluator, CostMeasurement
 
 DEFAULT_LATENCY_SOURCE = "measured"
@@ -54,7 +55,6 @@ def make_latency_source(name: str = DEFAULT_LATENCY_SOURCE) -> LatencySource:
         raise ValueError(f"latency source {name!r} is not one of {', '.join(LATENCY_SOURCES)}") from None
 
 
-def latency_source_for(config: Any) -> LatencySource:
-    """The source of a search config's ``latency.source`` (``measured`` when the config has none)."""
-    settings = getattr(config, "latency", None)
-    return make_latency_source(getattr(settings, "source", None) or DEFAULT_LATENCY_SOURCE)
+def latency_source_for(config: SearchConfig) -> LatencySource:
+    """The source of a search config's ``latency.source``."""
+    return make_latency_source(config.latency.source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from nas.config.settings import load_config
+from nas.config import load_config
 from nas.strategies import run_search
 from tests.nas.fakes import FakeEvaluator
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from nas.record import study as record
 from nas.cli import main
+from nas.record import study as record
 from search_spaces.keras_backend import import_keras_tuner
 from tests.nas.conftest import TINY_SEARCH_ARGS
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from nas.record import study as record
 from nas.cli import main
+from nas.record import study as record
 from tests.nas.conftest import TINY_SEARCH_ARGS
 
 ray = pytest.importorskip("ray")

@@ -8,8 +8,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from nas.record import study as record
 from nas.cli import main
+from nas.record import study as record
 from search_spaces import get_baseline
 from tests.nas.conftest import TINY_SEARCH_ARGS, copy_study
 

@@ -12,14 +12,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from nas.cli import main
+from nas.config import load_config
 from nas.record import study as record
 from nas.record.recovery import worker_identity
 from nas.record.trial_record import TrialRecord, WorkerIdentity
-from nas.cli import main
-from nas.config.settings import load_config
-from nas.trial.objectives import mnasnet_reward
 from nas.strategies import build_setup, run_search
 from nas.strategies._trials import start_external_trial
+from nas.trial.objectives import mnasnet_reward
 from search_spaces import get_baseline
 from tests.nas.fakes import FakeEvaluator
 
