@@ -1,0 +1,49 @@
+"""The result steps of `nas demo` (compare, export, report) on the tiny search: the same files and the
+same printed sections as the commands, without re-parsing command lines."""
+
+from __future__ import annotations
+
+
+def test_demo_result_steps_on_the_tiny_search(tiny_search_study, tmp_path, capsys) -> None:
+    from nas.cli._demo_results import DEMO_WIDTHS, run_result_steps
+    from nas.record.points import study_objectives, study_points
+    from nas.record.study import open_study
+    from nas.results.selection import SelectionRequest, select_model
+    from tests.nas.conftest import copy_study
+
+    assert tiny_search_study["exit_code"] == 0
+    info = copy_study(tiny_search_study, tmp_path)
+    runs, folder = info["runs_dir"], info["runs_dir"] / "tiny"
+    assert run_result_steps("tiny", runs) == 0
+    printed = capsys.readouterr().out
+
+    sections = ["== demo: comparison with MobileNetV2 ==", "== demo: export of the Pareto-best model",
+                "== demo: report ==", "== demo: result =="]
+    positions = [printed.index(s) for s in sections]
+    assert positions == sorted(positions)
+    # as `nas compare --widths 0.35,0.5,1.0`: the study's own reference reused, the others evaluated
+    assert "mobilenet_v2_0.35: study trial 0" in printed and "mobilenet_v2_1.0: evaluated" in printed
+    for width in DEMO_WIDTHS:
+        assert (folder / "baselines" / f"mobilenet_v2_{width}_r16" / "result.json").is_file()
+    # as `nas export --overwrite`: the knee of the front, verified
+    study = open_study("tiny", runs_dir=runs)
+    knee = select_model(study_points(study), SelectionRequest(), study_objectives(study)).point
+    export_dir = folder / "export" / f"trial_{knee.trial_number}"
+    assert f"exporting trial {knee.trial_number}" in printed and f"export verified: {export_dir}" in printed
+    assert (export_dir / "model.tflite").is_file() and (export_dir / "export.json").is_file()
+    # as `nas report`, then the recap against MobileNetV2
+    assert (folder / "report.html").is_file() and (folder / "pareto.png").is_file()
+    recap = printed[positions[-1]:]
+    assert f"exported trial {knee.trial_number}: {export_dir}" in recap and "mobilenet_v2_0.5" in recap
+
+
+def test_a_failed_demo_step_says_how_to_rerun_it(tmp_path, capsys) -> None:
+    from nas.cli._demo_results import run_result_steps
+    from tests.nas.constructed_study import make_study
+
+    name, runs = make_study(tmp_path)  # a study without a stored search config: compare cannot evaluate
+    assert run_result_steps(name, runs) == 2
+    captured = capsys.readouterr()
+    assert "nas compare: study 'constructed' has no stored search config" in captured.err
+    assert (f"demo step failed (comparison with MobileNetV2); rerun it with: nas compare --study {name} "
+            f"--runs-dir {runs} --widths 0.35,0.5,1.0") in captured.out
