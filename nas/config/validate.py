@@ -44,7 +44,8 @@ REWARD_STRATEGIES = ("reward", "keras-tuner")
 def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     """Validate a merged config dict and freeze it into a :class:`SearchConfig` (``raw``: its dict form)."""
     tree = copy.deepcopy(dict(tree))
-    _forget_recorded_token(tree)
+    profiler_values = _section(tree, "profiler")
+    _forget_recorded_token(profiler_values)
     tree.setdefault("latency", {"source": LatencySettings().source})  # recorded before the section existed
     study = _study(_section(tree, "study"))
     source, resolutions, channels = _search_space(_section(tree, "search_space"))
@@ -56,8 +57,8 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     strategy = _strategy(_section(tree, "strategy"), objectives)
     reference = _string("reference.baseline", _fields("reference", _section(tree, "reference"), "baseline")[0],
                         optional=True)
-    profiler = _profiler(_section(tree, "profiler"))
-    tree["profiler"]["urls"] = list(profiler.urls)
+    profiler = _profiler(profiler_values)
+    profiler_values["urls"] = list(profiler.urls)  # the stored form: a list, whatever was given
     backend = _backend(_section(tree, "backend"), strategy)
     return SearchConfig(
         study=study,
@@ -77,13 +78,12 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     )
 
 
-def _forget_recorded_token(tree: dict[str, Any]) -> None:
+def _forget_recorded_token(profiler_values: dict[str, Any]) -> None:
     # Studies recorded before `profiler.token_file` held the token itself; user input never reaches
     # here with that key (the loader refuses it), so this is an old record: forget the secret.
-    profiler = tree.get("profiler")
-    if isinstance(profiler, dict) and "token" in profiler:
-        profiler.pop("token")
-        profiler.setdefault("token_file", None)
+    if "token" in profiler_values:
+        profiler_values.pop("token")
+        profiler_values.setdefault("token_file", None)
 
 
 # ---- sections ---------------------------------------------------------------------------------------

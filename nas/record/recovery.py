@@ -61,21 +61,27 @@ def worker_is_dead(worker: WorkerIdentity | None) -> bool | None:
 
 def mark_interrupted(study: optuna.Study, trial: optuna.Trial | FrozenTrial | int, reason: str, *,
                      finish: bool = True) -> None:
-    """Record that ``trial`` was interrupted: status ``interrupted``, ``failure_reason`` = ``reason``.
+    """Record that the RUNNING ``trial`` was interrupted: status ``interrupted``, ``failure_reason`` = ``reason``.
 
     ``trial`` is a live ``optuna.Trial``, a ``FrozenTrial`` or a trial number. With ``finish`` (the
-    default) a trial still RUNNING also ends as FAIL: a live trial through ``study.tell`` (the
-    sampler hears of it), any other directly in the storage (its process is gone). Pass
-    ``finish=False`` inside ``study.optimize``, whose runner fails the trial itself.
+    default) the trial also ends as FAIL: a live trial through ``study.tell`` (the sampler hears of
+    it), any other directly in the storage (its process is gone). Pass ``finish=False`` inside
+    ``study.optimize``, whose runner fails the trial itself. A trial already finished keeps its record
+    (Optuna allows no change to it).
     """
     storage = study._storage
     if isinstance(trial, int):
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial)
     else:
         trial_id = trial._trial_id
+    stored = storage.get_trial(trial_id)
+    if stored.state.is_finished():
+        logger.info("trial %d already finished (%s); not marked interrupted (%s)", stored.number,
+                    stored.state.name, reason)
+        return
     for key, value in _fields_as_user_attrs(status=TrialStatus.INTERRUPTED, failure_reason=reason).items():
         storage.set_trial_user_attr(trial_id, key, value)
-    if not finish or storage.get_trial(trial_id).state != TrialState.RUNNING:
+    if not finish:
         return
     if isinstance(trial, optuna.Trial):
         study.tell(trial, state=TrialState.FAIL)
