@@ -88,10 +88,11 @@ def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
     current ``nas.config.build_config`` rejects (a renamed key) gets the same settings re-recorded in
     the current schema, so ``nas.results.references`` can read it."""
     from nas.config import ConfigError, build_config
-    from nas.record.study import STUDY_ATTR_CONFIG, open_study
+    from nas.record.study import StudyAttributes, open_study
 
     study = open_study(bench.study_name(strategy), None, bench.runs_dir)
-    stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
+    attributes = StudyAttributes.from_study(study)
+    stored = attributes.config
     if stored:
         try:
             build_config(stored)
@@ -99,7 +100,7 @@ def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
             current = search_config(bench, strategy, bench.n_trials).as_dict()
             logger.warning("%s: stored config is in an older schema (%s); re-recording the benchmark's settings",
                            study.study_name, exc)
-            study.set_user_attr(STUDY_ATTR_CONFIG, current)
+            attributes.replace(config=current).write(study)
     return study
 
 

@@ -17,10 +17,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from nas.record import recovery
 from nas.record.errors import StudyError
 from nas.record.storage import absolute_storage_url, default_storage_url, storage_from_url
-from nas.record.trial_record import TrialRecord, TrialStatus, is_done, to_jsonable
+from nas.record.trial_record import TrialRecord, is_done, to_jsonable
 
 # Ray Tune's OptunaSearch keeps its proposals in "<study>:ray-proposer" next to the record.
 PROPOSER_SUFFIX = ":ray-proposer"
@@ -73,6 +72,11 @@ class StudyAttributes:
     def replace(self, **changes: Any) -> StudyAttributes:
         """A copy with ``changes`` (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
+
+    def write(self, study: optuna.Study) -> None:
+        """Store these attributes as the user attributes of ``study``."""
+        for key, value in self.to_user_attrs().items():
+            study.set_user_attr(key, value)
 
 
 def open_study(
@@ -134,8 +138,7 @@ def create_or_load_study(
     if created:
         if not isinstance(study_attrs, StudyAttributes):
             study_attrs = StudyAttributes.from_user_attrs(study_attrs)
-        for key, value in study_attrs.replace(value_names=tuple(value_names)).to_user_attrs().items():
-            study.set_user_attr(key, value)
+        study_attrs.replace(value_names=tuple(value_names)).write(study)
         return study, created
     old_names = StudyAttributes.from_study(study).value_names or None
     old_directions = [d.name.lower() for d in study.directions]
@@ -173,35 +176,6 @@ def find_previous(trials: Iterable[FrozenTrial], architecture: str, *, exclude: 
 def has_reference(study: optuna.Study) -> bool:
     """Whether the reference trial was ever enqueued (in any state, waiting included)."""
     return any(TrialRecord.from_trial(t).is_reference for t in study.get_trials(deepcopy=False))
-
-
-# ---- kept for callers not yet on TrialRecord / StudyAttributes / nas.record.recovery ---------------
-# Attribute names as constants and a dict-shaped worker identity. New code reads and writes a
-# TrialRecord (nas.record.trial_record) and a StudyAttributes; remove these when nothing uses them.
-ATTR_ARCHITECTURE = "architecture"
-ATTR_STATUS = "status"
-ATTR_IS_REFERENCE = "is_reference"
-ATTR_REUSED_FROM = "reused_from"
-ATTR_RETRY_OF = "retry_of"
-ATTR_WORKER = "worker"
-ATTR_FAILURE_REASON = "failure_reason"
-STATUS_COMPLETE = TrialStatus.COMPLETE.value
-STATUS_INFEASIBLE = TrialStatus.INFEASIBLE.value
-STATUS_FAILED = TrialStatus.FAILED.value
-STATUS_INTERRUPTED = TrialStatus.INTERRUPTED.value
-STATUSES = (STATUS_COMPLETE, STATUS_INFEASIBLE, STATUS_FAILED, STATUS_INTERRUPTED)
-STUDY_ATTR_CONFIG = "config"
-STUDY_ATTR_OBJECTIVES = "objectives"
-STUDY_ATTR_VALUE_NAMES = "value_names"
-STUDY_ATTR_STUDY_DIR = "study_dir"
-STUDY_ATTR_STRATEGY = "strategy"
-STUDY_ATTR_REFERENCE = "reference_baseline"
-recover_interrupted_trials = recovery.recover_interrupted_trials
-
-
-def worker_identity() -> dict[str, Any]:
-    """This process as a worker, in its stored dict form (new code: ``recovery.worker_identity()``)."""
-    return recovery.worker_identity().to_dict()
 
 
 __all__ = [
