@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from search_spaces.keras_backend import tf  # noqa: F401  (import cost counted as setup)
 
     import_s = time.perf_counter() - start
-    from nas.record import study as record
     from nas.config import load_config
+    from nas.record import study as record
     from nas.strategies import run_search
 
     with tempfile.TemporaryDirectory() as tmp:
