@@ -16,7 +16,7 @@ from nas.strategies import run_search
 from tests.nas.fake_search_process import fake_config
 from tests.nas.fakes import FakeEvaluator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _wait_for_running_trial(runs: Path, pid: int, *, min_finished: int, timeout_s: float = 120.0):

@@ -1,5 +1,6 @@
-"""The study record with a fake evaluator: reference first, duplicates, constraints, failures, resume,
-storages, strategies, `nas trials`. The real evaluators run in test_search_e2e.py."""
+"""The search loop with a fake evaluator: the full record, duplicates, constraints, resume, interrupted
+and fatal trials, storages, progress, `nas trials`. What every strategy must do is in
+test_strategy_suite.py; the real evaluators run in test_search_e2e.py."""
 
 from __future__ import annotations
 
@@ -108,19 +109,6 @@ def test_constraint_violator_is_measured_not_trained(tmp_path):
     assert {t.number for t in study.best_trials} <= {t.number for t in feasible}
 
 
-def test_failed_candidate_is_recorded_and_the_search_goes_on(tmp_path):
-    config = _config(tmp_path, **{"strategy.n_trials": 6})
-    run_search(config, evaluator=FakeEvaluator(fail_if="er_r"), progress="quiet")
-    trials = _study(config).get_trials()
-    failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert failed, "the fake fails every Fused-MBConv stage of depth >= 1; some trial should have one"
-    for trial in failed:
-        assert trial.user_attrs["status"] == "failed" and "er_r" in trial.user_attrs["architecture"]
-        assert trial.user_attrs["failure_reason"] == "loss diverged (NaN) in epoch 1"
-        assert trial.user_attrs["failure_stage"] == "train"
-    assert record.count_done(trials) == 6 == len(trials)
-
-
 def test_resume_continues_without_repeating(tmp_path):
     evaluator = FakeEvaluator()
     run_search(_config(tmp_path, **{"strategy.n_trials": 3}), evaluator=evaluator, progress="quiet")
@@ -176,27 +164,6 @@ def test_other_objectives_are_refused_on_an_existing_study(tmp_path):
     with pytest.raises(record.StudyError, match="optimizes"):
         run_search(_config(tmp_path, **{"strategy.n_trials": 2, "objectives": "accuracy,latency"}),
                    evaluator=FakeEvaluator(), progress="quiet")
-
-
-@pytest.mark.parametrize("strategy", ["tpe", "random", "reward"])
-def test_other_strategies(tmp_path, strategy):
-    config = _config(tmp_path, **{"strategy.name": strategy, "strategy.n_trials": 4})
-    run_search(config, evaluator=FakeEvaluator(), progress="quiet")
-    study = _study(config)
-    assert record.count_done(study.trials) == 4
-    if strategy == "reward":
-        assert study.user_attrs["value_names"] == ["mnasnet_reward"]
-        for trial in study.trials:
-            assert trial.value == pytest.approx(trial.user_attrs["mnasnet_reward"])
-    else:
-        assert len(study.directions) == 3
-
-
-def test_mnasnet_reward():
-    assert mnasnet_reward(0.8, 2.0, target_latency_ms=2.0, exponent=-0.07) == pytest.approx(0.8)
-    assert mnasnet_reward(0.8, 4.0, target_latency_ms=2.0, exponent=-0.07) == pytest.approx(0.8 * 2 ** -0.07)
-    with pytest.raises(ValueError, match="positive"):
-        mnasnet_reward(0.8, 0.0, target_latency_ms=2.0, exponent=-0.07)
 
 
 def test_json_progress_lines(tmp_path, capsys):
