@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nas.record.points import ModelPoint, distinct, point_from_attrs
+from nas.record.points import ModelPoint, distinct, point_from_record, record_from_attrs
 from nas.record.trial_record import TrialRecord, is_done
 from nas.results.compare import ReferenceComparison, compare, side_by_side_rows, summary_lines
 from nas.results.front import pareto_front
@@ -55,9 +55,14 @@ def reference_label(name: str, resolution: int, resolutions: Sequence[int]) -> s
     return f"{name}@{resolution}px" if len(set(resolutions)) > 1 else name
 
 
+def _record(result: Mapping[str, Any]) -> TrialRecord:
+    """The cached reference's record (results of earlier versions without ``trained`` count as trained)."""
+    return record_from_attrs(result.get("attrs") or {})
+
+
 def _point(result: Mapping[str, Any]) -> ModelPoint:
-    point = point_from_attrs(None, result.get("attrs") or {}, label=result.get("label") or result["name"])
-    return dataclasses.replace(point, baseline=result["name"])
+    record = _record(result).replace(is_reference=True, reference_name=result["name"])
+    return point_from_record(None, record, label=result.get("label") or result["name"])
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:
@@ -78,7 +83,7 @@ def load_cached(study_dir: str | Path, *, settings_fingerprint: str | None = Non
             continue
         if settings_fingerprint is not None and result.get("fingerprint") != settings_fingerprint:
             continue
-        if TrialRecord.from_user_attrs(result.get("attrs") or {}).accuracy_int8 is None:
+        if _record(result).accuracy_int8 is None:
             continue
         points.append(_point(result))
     return sorted(points, key=lambda p: (p.latency_ms_p50 or 0.0, p.label))
@@ -180,7 +185,7 @@ def _evaluated_trials(study: Any) -> dict[str, tuple[int, TrialRecord]]:
     """Architecture -> (trial number, record) of every trial that holds an int8 accuracy."""
     done: dict[str, tuple[int, TrialRecord]] = {}
     for trial in study.get_trials(deepcopy=False):
-        record = TrialRecord.from_trial(trial)
+        record = record_from_attrs(trial.user_attrs)
         if is_done(trial) and record.accuracy_int8 is not None and record.architecture:
             done[record.architecture] = (trial.number, record)
     return done
@@ -198,13 +203,15 @@ class _PipelineEvaluation:
 
     def __call__(self, arch: Any, folder: Path) -> TrialRecord:
         from nas.config import ConstraintSettings
+        from nas.trial.latency import latency_source_for
         from nas.trial.objectives import ObjectiveSet
         from nas.trial.pipeline import TrialPipeline
 
         if self.evaluator is None:
             self.evaluator = self.factory() if self.factory is not None else _study_evaluator(self.config)
         pipeline = TrialPipeline(self.evaluator, ObjectiveSet.from_config(self.config),
-                                 ConstraintSettings(None, None, None), folder)
+                                 ConstraintSettings(None, None, None), folder,
+                                 latency_source=latency_source_for(self.config))
         return pipeline.run(arch, trial_number=0).record
 
 

@@ -52,7 +52,7 @@ class StudyResults:
 
 def stored_search_config(study: Any) -> Mapping[str, Any]:
     """The search config ``nas search`` recorded as a study attribute (its dict form)."""
-    config = study.user_attrs.get(record_study.STUDY_ATTR_CONFIG)
+    config = record_study.StudyAttributes.from_study(study).config
     if not config:
         raise ValueError(f"study {study.study_name!r} has no stored search config; was it made by `nas search`?")
     return config

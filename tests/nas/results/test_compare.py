@@ -85,8 +85,8 @@ def test_front_and_bad_input() -> None:
 def test_reference_grid_is_evaluated_once_and_cached(tmp_path) -> None:
     """The grid goes through the study's trial pipeline (here with the search tests' fake evaluator,
     no TensorFlow); the study's own MobileNetV2 trial is reused, the rest cached in the run folder."""
-    from nas.results import references as baselines_eval
     from nas.record.study import open_study
+    from nas.results import references as baselines_eval
     from tests.nas.constructed_study import make_trainable_study
     from tests.nas.fakes import FakeEvaluator
 

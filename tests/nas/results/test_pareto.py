@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nas.results import pareto
+
 MIXED = ["maximize", "minimize", "minimize"]
 
 
