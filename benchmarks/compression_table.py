@@ -19,7 +19,6 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _models(args: argparse.Namespace, num_classes: int) -> list[tuple[str, Any, Any]]:
     """(label, model factory, channels) for the two networks."""
-    from search_spaces import Architecture, build_model, get_baseline
-
     from evaluators import build_mobilenet_v2_transfer
+    from search_spaces import Architecture, build_model, get_baseline
 
     res = args.resolution
     if args.weights:
@@ -66,10 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    from evaluators import (
+        FORMATS,
+        DatasetConfig,
+        QATConfig,
+        TrainConfig,
+        convert,
+        evaluate_tflite,
+        load_dataset,
+        runtime_versions,
+        train_model,
+        train_transfer,
+    )
     from search_spaces.keras_backend import keras
-
-    from evaluators import (FORMATS, DatasetConfig, QATConfig, TrainConfig, convert, evaluate_tflite,
-                            load_dataset, runtime_versions, train_model, train_transfer)
 
     start = time.perf_counter()
     data_cfg = DatasetConfig(name=args.dataset, data_dir=args.data_dir, fraction=args.fraction,

@@ -39,8 +39,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "ACTIVATIONS",
@@ -265,7 +266,7 @@ class Architecture:
         resolution: int | None = None,
         channels: int | None = None,
         num_classes: int | None = None,
-    ) -> "Architecture":
+    ) -> Architecture:
         """The same network for another input size, input channels or number of classes."""
         return dataclasses.replace(
             self,
@@ -296,7 +297,7 @@ class Architecture:
         return self.to_string()
 
     @classmethod
-    def from_string(cls, text: str) -> "Architecture":
+    def from_string(cls, text: str) -> Architecture:
         """Parse the string form; errors name the part (``stage 3``, ``head``, ...) and token."""
         if not isinstance(text, str) or not text.strip():
             raise ArchitectureError("architecture string is empty")
@@ -335,7 +336,7 @@ class Architecture:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Architecture":
+    def from_json(cls, data: Mapping[str, Any]) -> Architecture:
         """Inverse of :meth:`to_json`; rejects unknown versions and keys."""
         if not isinstance(data, Mapping):
             raise ArchitectureError(f"architecture JSON must be an object, got {type(data).__name__}")

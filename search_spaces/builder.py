@@ -128,7 +128,7 @@ def _block(layers: _Layers, x, stage: StageSpec, in_channels: int, stride: int, 
 
 def build_model(
     arch: Architecture, *, bn_momentum: float = 0.9, name: str = "edge_nas"
-) -> "keras.Model":
+) -> keras.Model:
     """A ``tf_keras`` functional model for ``arch`` (float32 input in [-1, 1], softmax output).
 
     ``bn_momentum`` is the BatchNorm moving-average momentum (Keras convention: weight of the old

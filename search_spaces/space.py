@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from search_spaces.architecture import (
     ACTIVATIONS,
@@ -118,7 +119,7 @@ class SearchSpace:
 
     # ----- construction ---------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SearchSpace":
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
         """Build from the YAML layout in the module docstring; errors name the key."""
         if not isinstance(data, Mapping):
             raise SearchSpaceError(f"search space must be a mapping, got {type(data).__name__}")
@@ -168,7 +169,7 @@ class SearchSpace:
         return cls(stages=tuple(stages), stem=stem, head=head, **kwargs)
 
     @classmethod
-    def from_yaml(cls, source: str | Path) -> "SearchSpace":
+    def from_yaml(cls, source: str | Path) -> SearchSpace:
         """Load a YAML file (a path) or YAML text (a string containing a newline)."""
         import yaml
 
@@ -183,7 +184,7 @@ class SearchSpace:
         return cls.from_dict(data)
 
     @classmethod
-    def default(cls) -> "SearchSpace":
+    def default(cls) -> SearchSpace:
         """The packaged space around MobileNetV2's seven stages (``search_spaces/default.yaml``)."""
         return cls.from_yaml(DEFAULT_SPACE_PATH)
 
@@ -193,7 +194,7 @@ class SearchSpace:
         resolutions: Sequence[int] | None = None,
         channels: int | None = None,
         num_classes: int | None = None,
-    ) -> "SearchSpace":
+    ) -> SearchSpace:
         """The same space for another task (input channels, classes) or resolution choices."""
         return dataclasses.replace(
             self,

@@ -18,9 +18,10 @@ backend) is configuration; the code has no machine-specific constant.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -121,7 +122,8 @@ def load_benchmark_config(path: str | Path) -> BenchmarkConfig:
             raise BenchmarkConfigError(f"search.{section}.{key} is set by the benchmark; use the top-level keys")
     strategies = tree["strategies"]
     if set(strategies) != {"searched", "control"} or strategies["searched"] == strategies["control"]:
-        raise BenchmarkConfigError(f"strategies: expected two different strategies, searched and control; got {strategies}")
+        raise BenchmarkConfigError(
+            f"strategies: expected two different strategies, searched and control; got {strategies}")
     widths = tuple(str(w) for w in tree["baselines"]["widths"])
     for required in ("0.35", "1.0"):
         if required not in widths:

@@ -9,12 +9,13 @@ accuracy gain are MnasNet's two readings against MobileNetV2 (Tan et al. 2019), 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from nas.record.points import OBJECTIVES, ModelPoint
 from nas.results import pareto
 from nas.results.compare import compare_to_reference
-from nas.record.points import OBJECTIVES, ModelPoint
 from nas.results.front import default_reference, objective_matrix, pareto_front
 
 # The 2-D reading used for speed-up / accuracy gain and for the chart.
@@ -61,7 +62,8 @@ def hypervolumes(fronts: Mapping[str, Sequence[ModelPoint]], reference: Sequence
     out: dict[str, float] = {}
     for name, points in fronts.items():
         measured = [p for p in points if p.has_metrics(objectives)]
-        out[name] = pareto.hypervolume(objective_matrix(measured, objectives), reference, directions) if measured else 0.0
+        out[name] = (pareto.hypervolume(objective_matrix(measured, objectives), reference, directions)
+                     if measured else 0.0)
     return out
 
 
@@ -163,7 +165,8 @@ def dominance(searched: Sequence[ModelPoint], references: Sequence[ModelPoint],
 
 
 def hypervolume_by_trials(discovered: Mapping[str, Sequence[ModelPoint]], checkpoints: Sequence[int],
-                          reference: Sequence[float], objectives: Mapping[str, str] = OBJECTIVES) -> list[dict[str, Any]]:
+                          reference: Sequence[float],
+                          objectives: Mapping[str, str] = OBJECTIVES) -> list[dict[str, Any]]:
     """Hypervolume of each study's front over its first ``n`` trials (``trial_number < n``), for every
     checkpoint ``n``: how the searched and control fronts grow with the trial budget."""
     rows = []

@@ -61,9 +61,8 @@ def search_config(bench: BenchmarkConfig, strategy: str, n_trials: int) -> Any:
 def run_searches(bench: BenchmarkConfig) -> None:
     """Advance both studies in rounds of ``round_trials`` until each holds ``n_trials`` results; the
     MobileNetV2 grid is evaluated after the first round."""
-    from nas.strategies import run_search
-
     from nas.record.study import StudyError, count_done
+    from nas.strategies import run_search
 
     target = 0
     while target < bench.n_trials:
@@ -109,8 +108,8 @@ def open_bench_study(bench: BenchmarkConfig, strategy: str) -> Any:
 
 def mobilenet_grid(bench: BenchmarkConfig, study: Any, *, evaluate_missing: bool) -> list[Any]:
     """MobileNetV2 points (validation numbers), evaluated like the searched study's trials."""
-    from nas.results import references as baselines_eval
     from nas.record.points import study_dir
+    from nas.results import references as baselines_eval
 
     folder = study_dir(study)
     if evaluate_missing:
@@ -337,8 +336,7 @@ def _relabel(points: list[Any], prefix: str) -> list[Any]:
 
 def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool) -> dict[str, Any]:
     """Phases 2 and 3 on whatever the studies hold; the JSON document of the benchmark."""
-    from nas.record.points import OBJECTIVES
-    from nas.record.points import distinct, study_objectives, study_points
+    from nas.record.points import OBJECTIVES, distinct, study_objectives, study_points
     from search_spaces.architecture import Architecture
 
     searched_study = open_bench_study(bench, bench.searched_strategy)
@@ -382,7 +380,8 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
     checks = []
     if test_sets["searched"] and grid:
         for resolution in bench.search_resolutions():
-            at_res = [p for p in test_sets["mobilenet_v2"] if Architecture.from_string(p.architecture).resolution == resolution]
+            at_res = [p for p in test_sets["mobilenet_v2"]
+                      if Architecture.from_string(p.architecture).resolution == resolution]
             largest = next((p for p in at_res if p.baseline == "mobilenet_v2_1.0"), None)
             smallest = next((p for p in at_res if p.baseline == "mobilenet_v2_0.35"), None)
             if largest is None or smallest is None:
@@ -413,7 +412,8 @@ def build_results(bench: BenchmarkConfig, *, report_only: bool, remeasure: bool)
         "dominance_accuracy_latency": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"],
                                                       logic.ACCURACY_LATENCY),
         "dominance_3d": logic.dominance(test_sets["searched"], test_sets["mobilenet_v2"], dict(OBJECTIVES)),
-        "final_measurement": {"latency_remeasured": remeasure, "latency_repeats": bench.latency_repeats if remeasure else 0,
+        "final_measurement": {"latency_remeasured": remeasure,
+                              "latency_repeats": bench.latency_repeats if remeasure else 0,
                               "load_before": load_before, "load_after": load_after,
                               "profiler": {k: v for k, v in search_dict["profiler"].items() if k != "token"}},
         "_points": test_sets,

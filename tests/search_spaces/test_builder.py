@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest

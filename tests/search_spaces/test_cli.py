@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from search_spaces import SearchSpace, arch_cost, get_baseline
-from search_spaces import cli
+from search_spaces import SearchSpace, arch_cost, cli, get_baseline
 
 
 def _run(argv: list[str]) -> int:
