@@ -52,6 +52,9 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
         print(json.dumps({"event": "summary", **summary.to_dict()}), flush=True)
     else:
         print(format_summary(summary))
+    if summary.problems:
+        print(f"nas search: incomplete: {'; '.join(summary.problems)}\nresume with: {resume_hint}", file=sys.stderr)
+        return 1
     return 0
 
 

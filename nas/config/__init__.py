@@ -7,6 +7,7 @@
 
 from nas.config.loader import FREE_FORM_SECTIONS, default_config_dict, leaf_keys, load_config, parse_override
 from nas.config.settings import (
+    ARTIFACT_URL_SCHEMES,
     BACKEND_NAMES,
     KERAS_TUNER_ORACLES,
     LATENCY_SOURCES,
@@ -14,7 +15,9 @@ from nas.config.settings import (
     PROFILER_KINDS,
     PROFILER_TOKEN_ENV,
     STRATEGY_NAMES,
+    ArtifactSettings,
     BackendSettings,
+    Concurrency,
     ConfigError,
     ConstraintSettings,
     KerasTunerSettings,
@@ -29,6 +32,7 @@ from nas.config.settings import (
 from nas.config.validate import build_config, build_dataclass
 
 __all__ = [
+    "ARTIFACT_URL_SCHEMES",
     "BACKEND_NAMES",
     "FREE_FORM_SECTIONS",
     "KERAS_TUNER_ORACLES",
@@ -37,7 +41,9 @@ __all__ = [
     "PROFILER_KINDS",
     "PROFILER_TOKEN_ENV",
     "STRATEGY_NAMES",
+    "ArtifactSettings",
     "BackendSettings",
+    "Concurrency",
     "ConfigError",
     "ConstraintSettings",
     "KerasTunerSettings",

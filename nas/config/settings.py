@@ -25,6 +25,8 @@ BACKEND_NAMES = ("local", "ray")
 # Where a candidate's latency comes from (nas.trial.latency holds the sources); a predictor or a
 # lookup table joins here when it exists.
 LATENCY_SOURCES = ("measured",)
+# Artifact stores (nas.record.artifacts): a folder every node mounts, or S3 (or S3-compatible).
+ARTIFACT_URL_SCHEMES = ("file", "s3")
 PROFILER_TOKEN_ENV = "EDGE_PROFILER_TOKEN"
 
 
@@ -146,6 +148,22 @@ class LatencySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ArtifactSettings:
+    """Where trial artifacts are stored for every node to read (Optuna artifact store); ``url`` None:
+    only in the trial folder of the machine that ran the trial."""
+
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Concurrency:
+    """How many trials run at once on a Ray cluster, and why (for the log)."""
+
+    max_trials: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class SearchConfig:
     """The validated configuration of one search. ``as_dict()`` is stored in the study."""
 
@@ -162,6 +180,7 @@ class SearchConfig:
     profiler: ProfilerSettings
     backend: BackendSettings
     latency: LatencySettings = LatencySettings()
+    artifact_store: ArtifactSettings = ArtifactSettings()
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -171,11 +190,28 @@ class SearchConfig:
 
     @property
     def max_concurrent_trials(self) -> int:
-        """Concurrency bound: never more trials at once than profiler agents (Pis not oversubscribed)."""
-        agents = len(self.profiler.urls) if self.profiler.kind == "remote" else 1
-        if self.backend.max_concurrent is None:
-            return agents
-        return min(self.backend.max_concurrent, agents)
+        """Concurrency bound on one machine: never more trials at once than profiler agents (Pis not
+        oversubscribed); with the local profiler ``backend.max_concurrent`` (default 1)."""
+        return self.concurrency(ray_nodes=1).max_trials
+
+    def concurrency(self, *, ray_nodes: int) -> Concurrency:
+        """Trials at once on a Ray cluster of ``ray_nodes`` nodes, with the reason to log.
+
+        Remote agents cap it (one trial per agent, a Pi measures one model at a time). With the local
+        profiler each worker measures on its own CPU: by default one trial per node, so measurements on
+        one node do not disturb each other; ``backend.max_concurrent`` sets any other number.
+        """
+        wanted = self.backend.max_concurrent
+        if self.profiler.kind == "remote":
+            agents = len(self.profiler.urls)
+            if wanted is None or wanted >= agents:
+                return Concurrency(agents, f"capped at {agents}: one trial per profiler agent (profiler.urls)")
+            return Concurrency(wanted, f"backend.max_concurrent {wanted} (profiler agents: {agents})")
+        if wanted is None:
+            return Concurrency(ray_nodes, f"one trial per Ray node ({ray_nodes}): each measures latency on its own "
+                                          "node's CPU (local profiler); backend.max_concurrent sets another number")
+        return Concurrency(wanted, f"backend.max_concurrent {wanted}: each trial measures latency on the CPU "
+                                   "of the node it runs on (local profiler)")
 
     def as_dict(self) -> dict[str, Any]:
         """The merged config tree as given (``dataset``/``training`` with only the keys set), for the study."""

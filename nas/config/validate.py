@@ -19,12 +19,14 @@ from typing import Any
 
 from evaluators import DatasetConfig, TrainConfig
 from nas.config.settings import (
+    ARTIFACT_URL_SCHEMES,
     BACKEND_NAMES,
     KERAS_TUNER_ORACLES,
     LATENCY_SOURCES,
     OBJECTIVE_NAMES,
     PROFILER_KINDS,
     STRATEGY_NAMES,
+    ArtifactSettings,
     BackendSettings,
     ConfigError,
     ConstraintSettings,
@@ -36,6 +38,7 @@ from nas.config.settings import (
     StrategySettings,
     StudySettings,
 )
+from nas.record.storage import redact_url, url_has_password
 
 # Single-objective strategies that optimize the MnasNet reward, which is built on the accuracy.
 REWARD_STRATEGIES = ("reward", "keras-tuner")
@@ -47,6 +50,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     profiler_values = _section(tree, "profiler")
     _forget_recorded_token(profiler_values)
     tree.setdefault("latency", {"source": LatencySettings().source})  # recorded before the section existed
+    tree.setdefault("artifact_store", {"url": ArtifactSettings().url})
     study = _study(_section(tree, "study"))
     source, resolutions, channels = _search_space(_section(tree, "search_space"))
     dataset = _dataset(_section(tree, "dataset"))
@@ -74,6 +78,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
         profiler=profiler,
         backend=backend,
         latency=_latency(_section(tree, "latency")),
+        artifact_store=_artifact_store(_section(tree, "artifact_store")),
         raw=tree,
     )
 
@@ -94,9 +99,14 @@ def _study(values: Mapping[str, Any]) -> StudySettings:
     name = _string("study.name", name)
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"study.name: {name!r} must be a plain folder name without '/'")
+    storage = _string("study.storage", storage, optional=True)
+    if storage is not None and url_has_password(storage):
+        raise ConfigError(f"study.storage: {redact_url(storage)} holds a password, which the study would record; "
+                          "give the URL without it and the password in $NAS_STORAGE_PASSWORD or a file named by "
+                          "$NAS_STORAGE_PASSWORD_FILE")
     return StudySettings(
         name=name,
-        storage=_string("study.storage", storage, optional=True),
+        storage=storage,
         runs_dir=Path(_string("study.runs_dir", runs_dir)),
         seed=_number("study.seed", seed, integer=True),
     )
@@ -221,6 +231,14 @@ def _backend(values: Mapping[str, Any], strategy: StrategySettings) -> BackendSe
 def _latency(values: Mapping[str, Any]) -> LatencySettings:
     (source,) = _fields("latency", values, "source")
     return LatencySettings(source=_choice("latency.source", source, LATENCY_SOURCES))
+
+
+def _artifact_store(values: Mapping[str, Any]) -> ArtifactSettings:
+    (url,) = _fields("artifact_store", values, "url")
+    url = _string("artifact_store.url", url, optional=True)
+    if url is not None and url.partition("://")[0] not in ARTIFACT_URL_SCHEMES:
+        raise ConfigError(f"artifact_store.url: {url!r} is not file:///shared/path or s3://bucket (or null)")
+    return ArtifactSettings(url=url)
 
 
 # ---- another package's dataclass as a section --------------------------------------------------------

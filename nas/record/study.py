@@ -10,6 +10,7 @@ documented in docs/interfaces.md "Study record", so the study alone is enough fo
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,8 @@ def create_or_load_study(
         if not isinstance(study_attrs, StudyAttributes):
             study_attrs = StudyAttributes.from_user_attrs(study_attrs)
         study_attrs.replace(value_names=tuple(value_names)).write(study)
+        # optuna-dashboard and plot_pareto_front then say accuracy_int8, not "Objective 0".
+        _set_metric_names(study, value_names)
         return study, created
     old_names = StudyAttributes.from_study(study).value_names or None
     old_directions = [d.name.lower() for d in study.directions]
@@ -148,7 +151,15 @@ def create_or_load_study(
             f"optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
             "objectives and strategy."
         )
+    if study.metric_names is None:  # a study recorded before the names were set
+        _set_metric_names(study, value_names)
     return study, created
+
+
+def _set_metric_names(study: optuna.Study, value_names: Sequence[str]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(value_names))
 
 
 # ---- trials --------------------------------------------------------------------------------------

@@ -38,10 +38,17 @@ class Strategy(abc.ABC):
 
     def __init__(self, config: SearchConfig) -> None:
         self.config = config
+        #: Why the search may have fallen short (trials its tool gave up on); the loop reports them.
+        self.problems: list[str] = []
 
     @property
     def name(self) -> str:
         return self.config.strategy.name
+
+    def check(self) -> None:
+        """Refuse a setting this strategy cannot run with, before the study is touched or any trial runs
+        (raise :class:`~nas.config.settings.ConfigError`). Nothing to refuse by default."""
+        return None
 
     def proposes_reference(self, setup: SearchSetup) -> bool:
         """Whether this strategy proposes the reference itself (else the loop evaluates it first)."""

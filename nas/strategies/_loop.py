@@ -47,6 +47,12 @@ class SearchSummary:
     best_trials: list[int]
     reference_trial: int | None
     elapsed_s: float
+    #: Why the study holds fewer results than asked, or trials the tool gave up on (empty: all well).
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -57,6 +63,7 @@ def run_strategy(strategy: Strategy, *, evaluator: CandidateEvaluator | None = N
     """Run (or resume) the search of ``strategy.config`` until the study holds ``strategy.n_trials`` results."""
     start = time.perf_counter()
     config = strategy.config
+    strategy.check()
     setup = build_setup(config, evaluator)
     study, recovered = prepare_study(setup, strategy)
     finished_before = _finished_numbers(study)
@@ -73,8 +80,22 @@ def run_strategy(strategy: Strategy, *, evaluator: CandidateEvaluator | None = N
     # Trials may have been written by other processes (Ray workers): read the study afresh.
     study = optuna.load_study(study_name=study.study_name, storage=storage_from_url(config.storage_url))
     new_trials = len(_finished_numbers(study) - finished_before)
-    return summarize(study, setup, new_trials=new_trials, recovered=recovered,
-                     elapsed_s=time.perf_counter() - start)
+    summary = summarize(study, setup, new_trials=new_trials, recovered=recovered,
+                        elapsed_s=time.perf_counter() - start)
+    summary.problems = shortfall(summary, strategy)
+    return summary
+
+
+def shortfall(summary: SearchSummary, strategy: Strategy) -> list[str]:
+    """Why a search ends short of its target, or with trials its tool gave up on (empty: it did not)."""
+    problems = []
+    if summary.n_done < summary.n_target:
+        why = f"only {summary.n_done} of {summary.n_target} trials done"
+        timeout_s = strategy.config.strategy.timeout_s
+        if timeout_s is not None and summary.elapsed_s >= timeout_s:
+            why += f" (strategy.timeout_s {timeout_s:g} s reached)"
+        problems.append(why)
+    return problems + list(strategy.problems)
 
 
 def _finished_numbers(study: optuna.Study) -> set[int]:

@@ -5,11 +5,16 @@
   storage, so the proposer remembers every earlier proposal across runs.
 - Work: each Ray trial runs one trial of a :class:`~nas.strategies._trials.SearchSession` in a Ray
   worker, which writes the trial into the search study itself (same record as the local backend;
-  ``ray_trial_id`` says where it came from). The storage must be reachable from every node
-  (PostgreSQL on a cluster).
-- Resources per trial from ``backend.cpus_per_trial`` / ``gpus_per_trial``; at most
-  ``config.max_concurrent_trials`` at once (never more than profiler agents); crashed trials are
-  retried by ``FailureConfig(max_failures)``; an interrupted run is restored with
+  ``ray_trial_id`` says where it came from, ``worker.ray_node_id`` on which node).
+- A cluster (more than one Ray node) needs what every node reaches: a database storage
+  (PostgreSQL), not a SQLite or journal file, and an artifact store (``artifact_store.url``); otherwise
+  the search is refused before any trial (:meth:`RayTuneStrategy.check`). docs/cluster.md.
+- Resources per trial from ``backend.cpus_per_trial`` / ``gpus_per_trial`` (TensorFlow's GPU memory
+  growth is on in every trial process, so trials sharing a GPU do not fight for its memory); trials
+  at once from :meth:`SearchConfig.concurrency` (profiler agents cap it; with the local profiler one
+  per node unless ``backend.max_concurrent``), logged; crashed trials are retried by
+  ``FailureConfig(max_failures)`` with ``retry_of`` naming the attempt they replace; trials Ray gave up
+  on are reported (``nas search`` then exits non-zero); an interrupted run is restored with
   ``Tuner.restore`` and topped up to ``strategy.n_trials``.
 """
 
@@ -19,19 +24,20 @@ import contextlib
 import dataclasses
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from nas.config.settings import SearchConfig
+from nas.config.settings import ConfigError, SearchConfig
 from nas.record import study as record
-from nas.record.recovery import mark_interrupted
-from nas.record.storage import absolute_storage_url, storage_from_url
+from nas.record.recovery import mark_interrupted, recover_stale_trials
+from nas.record.storage import absolute_storage_url, is_file_storage, storage_from_url
 from nas.record.trial_record import TrialRecord, TrialStatus
 from nas.strategies._base import Strategy
 from nas.strategies._optuna import make_sampler
@@ -42,6 +48,8 @@ from nas.trial.protocol import CandidateEvaluator, FatalSearchError
 logger = logging.getLogger(__name__)
 
 _MODES = {"maximize": "max", "minimize": "min"}
+# TensorFlow reads it when it first touches a GPU: allocate GPU memory as needed, not all at once.
+TF_GPU_GROWTH_ENV = "TF_FORCE_GPU_ALLOW_GROWTH"
 
 # One setup per worker process: the evaluator loads TensorFlow and the dataset once.
 _WORKER_SETUPS: dict[str, SearchSetup] = {}
@@ -70,36 +78,60 @@ def ray_trainable(ray_config: dict[str, Any], search_config: SearchConfig,
     """The Ray Tune function trainable: one architecture -> one trial of the search study."""
     from ray import tune
 
+    allow_gpu_memory_growth()
     setup = _worker_setup(search_config, evaluator)
     session = SearchSession(setup, _load_study(search_config), evaluator=evaluator)
+    recover_stale_trials(session.study)  # trials whose host stopped beating, whichever host that was
     # Ray trial ids repeat across experiments of one study: qualify them with the experiment name.
     context = tune.get_context()
     ray_trial_id = f"{context.get_experiment_name()}/{context.get_trial_id()}"
-    if _finish_retried_attempt(session, ray_trial_id):
+    finished, previous = _finish_retried_attempt(session, ray_trial_id)
+    if finished:
         return
+    retry_of = previous.number if previous is not None else None
     arch = setup.space.sample_ray(ray_config)
     params = {c.name: ray_config[c.name] for c in setup.space.parameters()}
     distributions = {c.name: optuna.distributions.CategoricalDistribution(list(c.values))
                      for c in setup.space.parameters()}
-    own = TrialRecord(ray_trial_id=ray_trial_id)
-    if setup.reference_arch is not None and arch == setup.reference_arch and not record.has_reference(session.study):
-        own = reference_record(setup).replace(ray_trial_id=ray_trial_id)
+    own = TrialRecord(ray_trial_id=ray_trial_id, retry_of=retry_of)
+    if previous is not None:
+        retried_reference = TrialRecord.from_trial(previous).is_reference
+    else:
+        retried_reference = arch == setup.reference_arch and not record.has_reference(session.study)
+    if setup.reference_arch is not None and retried_reference:
+        own = reference_record(setup).replace(ray_trial_id=ray_trial_id, retry_of=retry_of)
     number, outcome = session.run_external_trial(arch, params=params, distributions=distributions, own=own)
     _report(setup, outcome.values, TrialState.FAIL if outcome.failed else TrialState.COMPLETE, number)
 
 
-def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> bool:
-    """A FailureConfig retry of a Ray trial: report what an earlier attempt finished (True), or
-    mark the attempt its dead worker left RUNNING as interrupted (then this attempt runs anew)."""
+def allow_gpu_memory_growth() -> None:
+    """TensorFlow takes GPU memory as it needs it, so trials sharing a GPU (``gpus_per_trial: 0.5``)
+    do not each grab all of it (``tf.config.experimental.set_memory_growth``, set through its
+    environment variable so it holds wherever TensorFlow is imported later in this process)."""
+    os.environ[TF_GPU_GROWTH_ENV] = "true"
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
+    for gpu in tf.config.list_physical_devices("GPU"):
+        with contextlib.suppress(RuntimeError):  # already initialized: the variable held then
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> tuple[bool, FrozenTrial | None]:
+    """A FailureConfig retry of a Ray trial: ``(True, _)`` when an earlier attempt finished (its result
+    is reported again); else ``(False, previous)``: the attempt its dead worker left is marked
+    interrupted and this attempt, its retry, runs anew (``previous`` None: no earlier attempt)."""
+    retry_of = None
     for previous in session.study.get_trials(deepcopy=False):
         if TrialRecord.from_trial(previous).ray_trial_id != ray_trial_id:
             continue
         if record.is_done(previous):
             _report(session.setup, previous.values, previous.state, previous.number)
-            return True
+            return True, None
         if previous.state == TrialState.RUNNING:
             mark_interrupted(session.study, previous, "its Ray worker died; retried by FailureConfig")
-    return False
+        retry_of = previous
+    return False, retry_of
 
 
 def _report(setup: SearchSetup, values: list[float] | None, state: TrialState, number: int) -> None:
@@ -176,6 +208,18 @@ def _ray_session(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
+def _ray_attached() -> bool:
+    import ray
+
+    return ray.is_initialized()
+
+
+def _alive_nodes() -> int:
+    import ray
+
+    return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+
 class RayTuneStrategy(Strategy):
     """Ray Tune runs the trials on a cluster; OptunaSearch proposes with the configured sampler."""
 
@@ -186,6 +230,28 @@ class RayTuneStrategy(Strategy):
         super().__init__(dataclasses.replace(config, study=dataclasses.replace(
             config.study, runs_dir=config.study.runs_dir.resolve(),
             storage=absolute_storage_url(config.storage_url))))
+
+    def check(self) -> None:
+        """Refuse, before any trial, what only one machine can share when Ray runs on several nodes:
+        a SQLite or journal file as the storage, the trial folder as the only artifact store."""
+        config = self.config
+        if not is_file_storage(config.storage_url) and config.artifact_store.url:
+            return
+        if not _ray_attached() and not config.backend.address:
+            return  # Ray will start here: one node
+        with _ray_session(config.backend.address):
+            nodes = _alive_nodes()
+        if nodes <= 1:
+            return
+        if is_file_storage(config.storage_url):
+            raise ConfigError(
+                f"study.storage: Ray runs on {nodes} nodes, and {config.storage_url} is a file on one machine: "
+                "trials on other nodes would write a study of their own. Use a database every node reaches, "
+                "study.storage: postgresql://user@host/db (password in $NAS_STORAGE_PASSWORD_FILE; docs/cluster.md)")
+        raise ConfigError(
+            f"artifact_store.url: Ray runs on {nodes} nodes, and without an artifact store each trial's models stay "
+            "on the disk of the node that ran it. Set artifact_store.url: file:///shared/path (a folder every node "
+            "mounts) or s3://bucket (docs/cluster.md)")
 
     def proposes_reference(self, setup: SearchSetup) -> bool:
         # Inside the space OptunaSearch proposes it first; outside, Ray Tune cannot propose it.
@@ -205,6 +271,11 @@ class RayTuneStrategy(Strategy):
         if fatal:
             raise FatalSearchError(fatal)
 
+    def _concurrency(self) -> int:
+        concurrency = self.config.concurrency(ray_nodes=_alive_nodes())
+        logger.info("Ray Tune: at most %d trial(s) at once: %s", concurrency.max_trials, concurrency.reason)
+        return concurrency.max_trials
+
     def _fit(self, session: SearchSession) -> None:
         """Restore the last experiment if it can be, then a new experiment for what is missing."""
         from ray import tune
@@ -219,19 +290,19 @@ class RayTuneStrategy(Strategy):
         experiments = _experiments(ray_dir)
         if experiments and tune.Tuner.can_restore(str(experiments[-1])):
             logger.info("restoring Ray Tune experiment %s", experiments[-1])
-            tune.Tuner.restore(str(experiments[-1]), trainable=trainable, resume_unfinished=True,
-                               resume_errored=False).fit()
+            self._note_errors(tune.Tuner.restore(str(experiments[-1]), trainable=trainable, resume_unfinished=True,
+                                                 resume_errored=False).fit())
         remaining = session.remaining()
         if remaining <= 0:
             return
         index = int(experiments[-1].name.split("-")[1]) + 1 if experiments else 0
-        tune.Tuner(
+        results = tune.Tuner(
             trainable,
             param_space=session.setup.space.ray_param_space(),
             tune_config=tune.TuneConfig(
                 search_alg=_make_proposer(session),
                 num_samples=remaining,
-                max_concurrent_trials=config.max_concurrent_trials,
+                max_concurrent_trials=self._concurrency(),
                 time_budget_s=config.strategy.timeout_s,
                 # One worker process keeps TensorFlow and the dataset loaded across trials.
                 reuse_actors=True,
@@ -244,6 +315,15 @@ class RayTuneStrategy(Strategy):
                 verbose=0,
             ),
         ).fit()
+        self._note_errors(results)
+
+    def _note_errors(self, results: Any) -> None:
+        """Ray trials that errored after every ``FailureConfig`` retry: the search reports them."""
+        errors = list(results.errors)
+        if errors:
+            first = str(errors[0]).strip().splitlines()[-1] if str(errors[0]).strip() else type(errors[0]).__name__
+            self.problems.append(f"{len(errors)} Ray trial(s) errored after {self.config.backend.max_failures} "
+                                 f"retries (first: {first})")
 
 
 class _ProgressCallback(Callback):

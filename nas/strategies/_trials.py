@@ -19,7 +19,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.record import study as record
-from nas.record.recovery import mark_interrupted, worker_identity
+from nas.record.artifacts import upload_trial_artifacts
+from nas.record.recovery import heartbeat, mark_interrupted, worker_identity
 from nas.record.trial_record import OWN_FIELDS, TrialRecord
 from nas.strategies._progress import SearchProgress
 from nas.strategies._setup import SearchSetup
@@ -106,6 +107,9 @@ def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, a
         timings["propose"] = propose_s
     timings["total"] = total + (propose_s or 0.0)
     final = outcome.record.replace(worker=worker, timings_s=timings)
+    store_url = setup.config.artifact_store.url
+    if store_url and final.reused_from is None:  # a copy's files are its source trial's
+        upload_trial_artifacts(store_url, trial, final.artifacts)
     for key, value in user_attrs_of(final).items():
         trial.set_user_attr(key, value)
     for name, value in outcome.constraints.items():
@@ -153,7 +157,8 @@ class SearchSession:
         same params so the next run retries it first; then it propagates.
         """
         try:
-            outcome = record_trial(self.setup, self.study, trial, arch, epochs=epochs, propose_s=propose_s)
+            with heartbeat(self.study, trial):  # a database storage: other hosts see this trial alive
+                outcome = record_trial(self.setup, self.study, trial, arch, epochs=epochs, propose_s=propose_s)
         except (FatalSearchError, KeyboardInterrupt) as exc:
             mark_interrupted(self.study, trial, f"{type(exc).__name__}: {exc}")
             if retry_on_interrupt:

@@ -111,7 +111,7 @@ def test_concurrency_is_bounded_by_the_profiler_agents():
     assert load_config(overrides=remote).max_concurrent_trials == 3
     assert load_config(overrides={**remote, "backend.max_concurrent": 8}).max_concurrent_trials == 3
     assert load_config(overrides={**remote, "backend.max_concurrent": 2}).max_concurrent_trials == 2
-    assert load_config(overrides={"backend.max_concurrent": 4}).max_concurrent_trials == 1  # one local profiler
+    assert load_config(overrides={"backend.max_concurrent": 4}).max_concurrent_trials == 4  # each on its own CPU
 
 
 def test_the_token_is_never_part_of_the_recorded_config(tmp_path, monkeypatch):
