@@ -58,6 +58,51 @@ def cpu_model(root: Path = Path("/")) -> str | None:
     return None
 
 
+# "CPU part" ids of Arm Ltd's cores (implementer 0x41), from the Linux kernel's
+# arch/arm64/include/asm/cputype.h and util-linux lscpu's arm table. Raspberry Pi boards: Pi 1 and
+# Zero ARM1176, Pi 2 Cortex-A7, Pi 3 / Zero 2 Cortex-A53, Pi 4 / 400 Cortex-A72, Pi 5 Cortex-A76.
+ARM_IMPLEMENTER = 0x41
+ARM_CORE_PARTS = {
+    0xB76: "ARM1176", 0xC07: "Cortex-A7", 0xC08: "Cortex-A8", 0xC09: "Cortex-A9", 0xC0F: "Cortex-A15",
+    0xD03: "Cortex-A53", 0xD04: "Cortex-A35", 0xD05: "Cortex-A55", 0xD07: "Cortex-A57",
+    0xD08: "Cortex-A72", 0xD09: "Cortex-A73", 0xD0A: "Cortex-A75", 0xD0B: "Cortex-A76",
+    0xD0C: "Neoverse-N1", 0xD0D: "Cortex-A77", 0xD40: "Neoverse-V1", 0xD41: "Cortex-A78",
+    0xD44: "Cortex-X1", 0xD46: "Cortex-A510", 0xD47: "Cortex-A710", 0xD48: "Cortex-X2",
+    0xD49: "Neoverse-N2", 0xD4B: "Cortex-A78C", 0xD4D: "Cortex-A715", 0xD80: "Cortex-A520",
+    0xD81: "Cortex-A720",
+}
+
+
+def _hex_field(block: str, key: str) -> int | None:
+    match = re.search(rf"^{key}\s*:\s*(0x[0-9a-fA-F]+|\d+)\s*$", block, re.MULTILINE)
+    return int(match.group(1), 0) if match else None
+
+
+def cpu_core(root: Path = Path("/")) -> str | None:
+    """The CPU core(s) from ``/proc/cpuinfo``'s ``CPU implementer`` / ``CPU part`` fields.
+
+    On a Pi ``cpu_model`` is the board name (the only ``Model`` line); the core is what the
+    latency depends on: ``Cortex-A72`` on a Pi 4, ``Cortex-A76`` on a Pi 5. Distinct cores of a
+    big.LITTLE chip are joined with `` + `` in the order of the processors; a part not in the
+    table reads ``Arm part 0xd99`` (another implementer: ``implementer 0x51 part 0x805``).
+    None where the file has no part ids (x86, or no /proc).
+    """
+    text = _read_text(root / "proc/cpuinfo") or ""
+    cores: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        part = _hex_field(block, "CPU part")
+        if part is None:
+            continue
+        implementer = _hex_field(block, "CPU implementer")
+        if implementer == ARM_IMPLEMENTER:
+            name = ARM_CORE_PARTS.get(part, f"Arm part {part:#x}")
+        else:
+            name = f"implementer {implementer:#x} part {part:#x}" if implementer is not None else f"part {part:#x}"
+        if name not in cores:
+            cores.append(name)
+    return " + ".join(cores) if cores else None
+
+
 def cpu_frequencies(root: Path = Path("/")) -> list[dict[str, Any]]:
     """Per-CPU current/min/max frequency in MHz and governor (empty where cpufreq is absent)."""
     result = []
@@ -174,6 +219,7 @@ def describe_device(*, runtime: str = "auto", root: Path = Path("/")) -> dict[st
         "hostname": socket.gethostname(),
         "machine_model": machine_model(root),
         "cpu_model": cpu_model(root),
+        "cpu_core": cpu_core(root),
         "architecture": platform.machine(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

@@ -126,6 +126,25 @@ def load_runtime(preference: str = "auto") -> LiteRT:
     raise RuntimeError("no LiteRT interpreter could be imported: " + "; ".join(errors))
 
 
+def delegate_node_count(interpreter: Any) -> int | None:
+    """How many delegate nodes (``DELEGATE`` ops) the interpreter's graph holds after
+    ``allocate_tensors()``, or None when the runtime does not list its nodes.
+
+    LiteRT applies its default XNNPACK delegate while allocating: each partition it takes over
+    becomes one ``DELEGATE`` node (``Interpreter._get_ops_details()``, the node list the
+    ``analyzer`` tool prints). When XNNPACK cannot start (e.g. the CPU detection of its cpuinfo
+    library fails, as under an emulator without a CPU view) the interpreter silently keeps the
+    built-in kernels and no such node appears, so ``use_xnnpack=True`` alone does not say it ran.
+    """
+    ops_details = getattr(interpreter, "_get_ops_details", None)
+    if ops_details is None:
+        return None
+    try:
+        return sum(1 for op in ops_details() if op.get("op_name") == "DELEGATE")
+    except Exception:  # noqa: BLE001 - a diagnostic only: an unreadable node list is "unknown"
+        return None
+
+
 def _scale_zero_point(detail: Mapping[str, Any]) -> tuple[float, int]:
     scale, zero_point = detail.get("quantization") or (0.0, 0)
     return float(scale), int(zero_point)
@@ -164,5 +183,5 @@ def dequantize(values: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
     return values.astype(np.float32)
 
 
-__all__ = ["RUNTIME_NAMES", "LiteRT", "QuantizationError", "RuntimeInfo", "dequantize", "describe_runtime",
-           "is_quantized", "load_runtime", "quantize"]
+__all__ = ["RUNTIME_NAMES", "LiteRT", "QuantizationError", "RuntimeInfo", "delegate_node_count", "dequantize",
+           "describe_runtime", "is_quantized", "load_runtime", "quantize"]

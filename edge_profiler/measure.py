@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge_profiler.errors import ProfilerError
-from edge_profiler.litert import LiteRT, load_runtime
+from edge_profiler.litert import LiteRT, delegate_node_count, load_runtime
 from edge_profiler.params import MeasureParams
 from edge_profiler.stats import latency_stats
 
@@ -154,6 +154,7 @@ def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
     interpreter = _load(litert, model, params, memory_limit_bytes)
     init_ms = (time.perf_counter() - start) * 1000.0
     init_rss_mb = _maxrss_mb()
+    delegate_nodes = delegate_node_count(interpreter)
     inputs = _fill_inputs(interpreter)
     timings = _timed_runs(interpreter, params, max_seconds)
     warmup_ms = timings.warmup_ms
@@ -171,4 +172,8 @@ def measure_model(model: bytes, params: MeasureParams, *, runtime: str = "auto",
         "inputs": inputs,
         "runtime": litert.info.to_json(),
         "params": params.to_json(),
+        "delegate_nodes": delegate_nodes,
+        # XNNPACK is the only delegate the agent lets LiteRT apply (its default delegate), so a
+        # delegate node means XNNPACK ran; None where the runtime cannot list its nodes.
+        "xnnpack_applied": None if delegate_nodes is None else delegate_nodes > 0,
     }
