@@ -101,6 +101,7 @@ def test_recovery_without_enqueue(study):
     assert not [t for t in study.get_trials() if t.state == TrialState.WAITING]
 
 
+@pytest.mark.skip_ok_in_ci("the legacy study was recorded on another host; no component is missing")
 def test_the_legacy_study_running_trial_is_recovered(legacy_study):
     """The previous main left trial 3 RUNNING (its process is long gone)."""
     running = legacy_study.get_trials()[3]

