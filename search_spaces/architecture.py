@@ -234,8 +234,9 @@ class Architecture:
             raise ArchitectureError(f"stem: expected a StemSpec, got {type(self.stem).__name__}")
         if not isinstance(self.head, HeadSpec):
             raise ArchitectureError(f"head: expected a HeadSpec, got {type(self.head).__name__}")
-        stages = tuple(self.stages)
-        object.__setattr__(self, "stages", stages)
+        stages = self.stages
+        if not isinstance(stages, tuple):  # a list would make the frozen value unhashable and mutable
+            raise ArchitectureError(f"stages: expected a tuple of StageSpec, got {type(stages).__name__}")
         if not stages:
             raise ArchitectureError("stages: at least one stage is required")
         in_channels = self.stem.channels
