@@ -72,7 +72,7 @@ def test_parse_vcgencmd_throttled() -> None:
     assert not flags["arm_frequency_capped_now"]
     assert flags["under_voltage_occurred"] and flags["throttled_occurred"]
     assert not parse_throttled("throttled=0x0")["throttled_occurred"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^cannot parse vcgencmd output 'error'$"):
         parse_throttled("error")
 
 
