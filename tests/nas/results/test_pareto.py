@@ -258,3 +258,80 @@ def test_knee_tie_preference() -> None:
                              tie_preference=[0, 1, 0]) == 1
     with pytest.raises(ValueError, match="one value per point"):
         pareto.knee_index([a, b], directions, tie_preference=[1])
+
+
+def test_direction_aliases_and_optuna_members() -> None:
+    from optuna.study import StudyDirection
+
+    assert pareto.parse_directions(["max", "min", " MAXIMIZE ", "Minimize"]) == [
+        "maximize", "minimize", "maximize", "minimize"]
+    assert pareto.parse_directions(["StudyDirection.MINIMIZE", "StudyDirection.MAXIMIZE"]) == ["minimize", "maximize"]
+    assert pareto.parse_directions([StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE]) == ["maximize", "minimize"]
+    # an alias means the same as the full name everywhere
+    points = [[0.9, 3.0], [0.5, 1.0], [0.4, 2.0]]
+    assert pareto.non_dominated_mask(points, ["max", "min"]).tolist() == [True, True, False]
+    assert pareto.to_minimization(points, ["StudyDirection.MAXIMIZE", "min"]).tolist() == [
+        [-0.9, 3.0], [-0.5, 1.0], [-0.4, 2.0]]
+    with pytest.raises(ValueError, match=r"^unknown objective direction 'sideways'; allowed: maximize, minimize$"):
+        pareto.parse_directions(["max", "sideways"])
+    with pytest.raises(ValueError, match="^at least one objective direction is needed$"):
+        pareto.parse_directions([])
+
+
+def test_dominates_needs_one_strict_improvement() -> None:
+    assert pareto.dominates([0.9, 1.0], [0.8, 1.0], ["maximize", "minimize"])
+    assert not pareto.dominates([0.9, 1.0], [0.9, 1.0], ["maximize", "minimize"])
+    assert not pareto.dominates([0.9, 2.0], [0.8, 1.0], ["maximize", "minimize"])
+    assert pareto.dominates([0.8, 1.0], [0.9, 1.0], ["minimize", "minimize"])
+
+
+def test_empty_inputs() -> None:
+    for empty in ([], np.zeros((0, 2))):
+        assert pareto.non_dominated_mask(empty, ["max", "min"]).tolist() == []
+        assert pareto.non_dominated_mask(empty, ["max", "min"]).dtype == bool
+        assert pareto.non_dominated_sort(empty, ["max", "min"]).tolist() == []
+        assert pareto.hypervolume(empty, [0.0, 10.0], ["max", "min"]) == 0.0
+        with pytest.raises(ValueError, match="^cannot pick a knee from an empty set of points$"):
+            pareto.knee_index(empty, ["max", "min"])
+    assert pareto.to_minimization([], ["max", "min"]).shape == (0, 2)
+
+
+def test_one_objective_and_one_dimensional_inputs() -> None:
+    points = [[3.0], [5.0], [5.0], [4.0]]
+    assert pareto.non_dominated_mask(points, ["minimize"]).tolist() == [True, False, False, False]
+    assert pareto.non_dominated_mask(points, ["maximize"]).tolist() == [False, True, True, False]
+    assert pareto.non_dominated_sort(points, ["minimize"]).tolist() == [0, 2, 2, 1]
+    assert pareto.hypervolume(points, [10.0], ["minimize"]) == 7.0
+    assert pareto.hypervolume(points, [0.0], ["maximize"]) == 5.0
+    assert pareto.hypervolume(points, [3.0], ["minimize"]) == 0.0  # nothing strictly better than the reference
+    assert pareto.knee_index(points, ["maximize"]) == 1  # a constant front: the first of its points
+    with pytest.raises(ValueError, match=r"^points must be a 2-D array \(n_points, n_objectives\), got shape \(2,\)$"):
+        pareto.non_dominated_mask([0.5, 2.0], ["maximize", "minimize"])
+    with pytest.raises(ValueError, match=r"got shape \(1, 1, 2\)$"):
+        pareto.knee_index([[[0.5, 2.0]]], ["maximize", "minimize"])
+    with pytest.raises(ValueError, match="^points have 1 objectives but 2 directions were given$"):
+        pareto.hypervolume([[1.0], [2.0]], [0.0, 0.0], ["maximize", "minimize"])
+    with pytest.raises(ValueError, match="^points contain NaN or infinite values; drop incomplete trials first$"):
+        pareto.non_dominated_sort([[1.0, float("inf")]], ["maximize", "minimize"])
+
+
+def test_knee_ignores_an_objective_constant_over_the_front() -> None:
+    two = [[0.9, 20.0], [0.85, 2.0], [0.3, 1.0], [0.5, 30.0], [0.8, 2.5]]
+    assert pareto.knee_index(two, ["maximize", "minimize"]) == 1
+    # the same points with a constant third objective (size): same knee, in any column
+    for column in range(3):
+        three = [row[:column] + [7.0] + row[column:] for row in two]
+        dirs = ["maximize", "minimize"][:column] + ["minimize"] + ["maximize", "minimize"][column:]
+        assert pareto.knee_index(three, dirs) == 1, column
+    # the constant column is constant on the front only: a dominated point elsewhere does not count
+    three = [row + [7.0] for row in two] + [[0.1, 40.0, 1.0]]
+    assert pareto.knee_index(three, ["maximize", "minimize", "minimize"]) == 1
+    # every objective constant over the front (duplicates): the first front point
+    assert pareto.knee_index([[0.2, 9.0], [0.5, 1.0], [0.5, 1.0]], ["maximize", "minimize"]) == 1
+
+
+def test_knee_in_3d_is_the_point_farthest_on_the_good_side_of_the_unit_plane() -> None:
+    # normalized (0 best): a=(0,1,1) b=(1,0,1) c=(1,1,0) d=(0.2,0.2,0.3) e=(0.3,0.3,0.3) -> d is the knee
+    points = [[1.0, 10.0, 100.0], [0.0, 0.0, 100.0], [0.0, 10.0, 0.0], [0.8, 2.0, 30.0], [0.7, 3.0, 30.0]]
+    assert pareto.knee_index(points, ["maximize", "minimize", "minimize"]) == 3
+    assert pareto.knee_index(points[:3] + points[4:], ["maximize", "minimize", "minimize"]) == 3  # e, now
