@@ -68,16 +68,19 @@ def upload_trial_artifacts(store_url: str, trial: optuna.Trial | FrozenTrial,
     return uploaded
 
 
-def trial_artifact_ids(trial: FrozenTrial, artifacts: Mapping[str, str]) -> dict[str, str]:
-    """Record name (``tflite_int8``) -> artifact id of the files uploaded for ``trial``."""
-    by_filename = {meta.filename: meta.artifact_id for meta in get_all_artifact_meta(trial)}
+def trial_artifact_ids(study: optuna.Study, trial: FrozenTrial, artifacts: Mapping[str, str]) -> dict[str, str]:
+    """Record name (``tflite_int8``) -> artifact id of the files uploaded for ``trial`` of ``study``."""
+    by_filename = {meta.filename: meta.artifact_id for meta in get_all_artifact_meta(trial, storage=study._storage)}
     return {name: by_filename[Path(path).name] for name, path in artifacts.items() if Path(path).name in by_filename}
 
 
-def download_trial_artifact(store_url: str, trial: FrozenTrial, artifacts: Mapping[str, str], name: str,
-                            dest: Path) -> Path:
-    """Fetch the uploaded artifact ``name`` of ``trial`` into ``dest`` (a file path); returns ``dest``."""
-    ids = trial_artifact_ids(trial, artifacts)
+def download_trial_artifact(store_url: str, study: optuna.Study, trial: FrozenTrial, artifacts: Mapping[str, str],
+                            name: str, dest: Path) -> Path:
+    """Fetch the uploaded artifact ``name`` of ``trial`` into ``dest`` (a file path); returns ``dest``.
+
+    ``artifacts`` is the trial record's (name -> the path it had on its node).
+    """
+    ids = trial_artifact_ids(study, trial, artifacts)
     if name not in ids:
         raise StudyError(f"trial {trial.number} has no uploaded artifact {name!r} "
                          f"(uploaded: {', '.join(sorted(ids)) or 'none'}; artifact_store.url was {store_url})")

@@ -91,9 +91,14 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                driver_url(url), engine_kwargs=_engine_kwargs(url), heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=GRACE_PERIOD_S, **{callback_arg: stale_trial_failed})
+            for attempt in (1, 2):
+                try:
+                    return optuna.storages.RDBStorage(
+                        driver_url(url), engine_kwargs=_engine_kwargs(url), heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                        grace_period=GRACE_PERIOD_S, **{callback_arg: stale_trial_failed})
+                except sqlalchemy.exc.IntegrityError:
+                    if attempt == 2:  # two processes created the tables of a new database at once: the
+                        raise         # other one won, so the second attempt finds them
     except sqlalchemy.exc.OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StudyError(f"storage {redact_url(url)}: cannot connect: {reason}") from None
