@@ -39,11 +39,17 @@ def _wait_for_running_trial(runs: Path, pid: int, *, min_finished: int, timeout_
 def test_sigkill_mid_trial_then_resume(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.nas.fake_search_process", str(runs), "5", "1.0"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The child's output goes to a file: an unread pipe would block it once its buffer fills.
+    log_path = tmp_path / "search.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "tests.nas.fake_search_process", str(runs), "5", "1.0"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         trials, running = _wait_for_running_trial(runs, process.pid, min_finished=2)
         os.kill(process.pid, signal.SIGKILL)
+    except AssertionError as exc:
+        process.kill()
+        raise AssertionError(f"{exc}; the search process wrote:\n{log_path.read_text()[-3000:]}") from None
     finally:
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
