@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo install clean
+.PHONY: test lint demo install clean pi-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/nas demo
+
+# The agent on emulated Raspberry Pi OS 64-bit (Debian 12 arm64 under qemu-user, root fs cached
+# in .cache/pi-check): install, bench, serve + client, every-tensor check. Needs root; not in `test`.
+pi-check: $(STAMP)
+	$(PY) benchmarks/pi_check/pi_check.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
