@@ -53,6 +53,13 @@ class ModelPoint:
     def is_mobilenet_v2(self) -> bool:
         return bool(self.baseline and self.baseline.startswith("mobilenet_v2"))
 
+    @property
+    def xnnpack_applied(self) -> bool | None:
+        """Whether XNNPACK ran in this point's latency measurement (edge_profiler's
+        ``xnnpack_applied``: delegate nodes in the graph), None where it was not recorded."""
+        profiler = self.extra.get("profiler")
+        return profiler.get("xnnpack_applied") if isinstance(profiler, Mapping) else None
+
     def metric(self, name: str) -> float | None:
         value = getattr(self, name)
         return None if value is None else float(value)

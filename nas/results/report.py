@@ -239,6 +239,18 @@ def build_figure(
     return fig
 
 
+def _xnnpack_row(points: Sequence[ModelPoint]) -> dict[str, str]:
+    """The device section's ``xnnpack_applied`` line: whether XNNPACK ran in the trials'
+    measurements (the profiler's ``xnnpack_applied``), empty when none recorded it."""
+    known = [p.xnnpack_applied for p in points if p.xnnpack_applied is not None]
+    if not known:
+        return {}
+    off = sum(1 for value in known if not value)
+    text = (f"yes, in all {len(known)} measured trials" if not off else
+            f"NO in {off} of {len(known)} measured trials: their latencies are the built-in kernels'")
+    return {"xnnpack_applied": text}
+
+
 def _device_html(device: Mapping[str, Any] | None) -> str:
     if not device:
         return "<p>No device description recorded.</p>"
@@ -299,7 +311,7 @@ def build_html(
             f"({', '.join(f'{k} {v}' for k, v in objectives.items())})."
         ),
         notes="".join(f"<p>{html.escape(note)}</p>" for note in notes),
-        device=_device_html(device),
+        device=_device_html({**device, **_xnnpack_row(points)} if device else device),
         chart=chart,
         summary=f"<ul>{summary}</ul>" if summary else "",
         comparison=comparison_html,

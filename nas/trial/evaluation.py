@@ -28,7 +28,7 @@ GRAYSCALE_DATASETS = frozenset({"digits", "mnist", "fashion-mnist", "lfw-faces"}
 # not of the trial record: the latency statistics, the device description, and the provenance kept.
 _RESULT_LATENCY, _RESULT_DEVICE = "latency_ms", "device"
 _PROFILER_KEYS = ("measured_by", "runtime", "params", "throttled", "cached", "init_ms", "first_inference_ms",
-                  "peak_memory_mb", "model_sha256", "model_size_bytes")
+                  "peak_memory_mb", "model_sha256", "model_size_bytes", "xnnpack_applied")
 
 
 def make_profiler(profiler: ProfilerSettings | Mapping[str, Any]) -> Any:

@@ -118,6 +118,15 @@ def _metrics_section(card: ModelCard) -> list[str]:
     ]
 
 
+def _xnnpack_text(requested: object, applied: object) -> str:
+    """What ran: ``applied`` is the profiler's ``xnnpack_applied`` (delegate nodes in the graph)."""
+    if not requested:
+        return "off"
+    if applied is None:
+        return "requested (applied not recorded)"
+    return "on, applied" if applied else "requested but NOT applied: the built-in kernels ran"
+
+
 def _latency_section(latency: LatencyMeasurement | None) -> list[str]:
     lines = ["## Latency on the profiled device"]
     if latency is None:
@@ -127,7 +136,8 @@ def _latency_section(latency: LatencyMeasurement | None) -> list[str]:
         *lines,
         f"- p50 {_ms(stats.get('p50'))}, p90 {_ms(stats.get('p90'))}, mean {_ms(stats.get('mean'))} "
         f"over {stats.get('count')} runs ({settings.get('threads')} thread(s), XNNPACK "
-        f"{'on' if settings.get('use_xnnpack') else 'off'}), measured by `{latency.measured_by}` with "
+        f"{_xnnpack_text(settings.get('use_xnnpack'), latency.result.get('xnnpack_applied'))}), "
+        f"measured by `{latency.measured_by}` with "
         f"{runtime.get('name')} {runtime.get('version')}.",
         f"- Device: `{json.dumps(dict(latency.device), sort_keys=True)}`",
         "",
