@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,15 +40,13 @@ from nas.record.storage import absolute_storage_url, is_file_storage, storage_fr
 from nas.record.trial_record import TrialRecord, TrialStatus
 from nas.strategies._base import Strategy
 from nas.strategies._optuna import make_sampler
-from nas.strategies._setup import SearchSetup, build_setup
+from nas.strategies._setup import SearchSetup, allow_gpu_memory_growth, build_setup
 from nas.strategies._trials import SearchSession, reference_record
 from nas.trial.protocol import CandidateEvaluator, FatalSearchError
 
 logger = logging.getLogger(__name__)
 
 _MODES = {"maximize": "max", "minimize": "min"}
-# TensorFlow reads it when it first touches a GPU: allocate GPU memory as needed, not all at once.
-TF_GPU_GROWTH_ENV = "TF_FORCE_GPU_ALLOW_GROWTH"
 
 # One setup per worker process: the evaluator loads TensorFlow and the dataset once.
 _WORKER_SETUPS: dict[str, SearchSetup] = {}
@@ -102,19 +99,6 @@ def ray_trainable(ray_config: dict[str, Any], search_config: SearchConfig,
         own = reference_record(setup).replace(ray_trial_id=ray_trial_id, retry_of=retry_of)
     number, outcome = session.run_external_trial(arch, params=params, distributions=distributions, own=own)
     _report(setup, outcome.values, TrialState.FAIL if outcome.failed else TrialState.COMPLETE, number)
-
-
-def allow_gpu_memory_growth() -> None:
-    """TensorFlow takes GPU memory as it needs it, so trials sharing a GPU (``gpus_per_trial: 0.5``)
-    do not each grab all of it (``tf.config.experimental.set_memory_growth``, set through its
-    environment variable so it holds wherever TensorFlow is imported later in this process)."""
-    os.environ[TF_GPU_GROWTH_ENV] = "true"
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return
-    for gpu in tf.config.list_physical_devices("GPU"):
-        with contextlib.suppress(RuntimeError):  # already initialized: the variable held then
-            tf.config.experimental.set_memory_growth(gpu, True)
 
 
 def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> tuple[bool, FrozenTrial | None]:

@@ -6,8 +6,11 @@ configuration only, never on the loop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ from nas.trial.pipeline import TrialPipeline
 from nas.trial.protocol import CandidateEvaluator
 
 logger = logging.getLogger(__name__)
+
+# TensorFlow reads it when it first touches a GPU: allocate GPU memory as needed, not all at once.
+TF_GPU_GROWTH_ENV = "TF_FORCE_GPU_ALLOW_GROWTH"
 
 
 @dataclasses.dataclass
@@ -37,10 +43,24 @@ class SearchSetup:
 
 
 def make_evaluator(config: SearchConfig) -> CandidateEvaluator:
-    """The real evaluators (TensorFlow is imported here, not before)."""
+    """The real evaluators (TensorFlow is imported here, not before; GPU memory grows as needed)."""
+    allow_gpu_memory_growth()
     from nas.trial.evaluation import EvaluatorAdapter
 
     return EvaluatorAdapter.from_config(config)
+
+
+def allow_gpu_memory_growth() -> None:
+    """TensorFlow takes GPU memory as it needs it, so trials sharing a GPU (``gpus_per_trial: 0.5``)
+    do not each grab all of it (``tf.config.experimental.set_memory_growth``, set through its
+    environment variable so it holds wherever TensorFlow is imported later in this process)."""
+    os.environ[TF_GPU_GROWTH_ENV] = "true"
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
+    for gpu in tf.config.list_physical_devices("GPU"):
+        with contextlib.suppress(RuntimeError):  # already initialized: the variable held then
+            tf.config.experimental.set_memory_growth(gpu, True)
 
 
 def build_space(config: SearchConfig, *, channels: int, num_classes: int) -> Any:
