@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo install clean pi-check
+.PHONY: test lint demo install clean pi-check wheel check-lower-bounds
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,20 @@ demo: $(STAMP)
 pi-check: $(STAMP)
 	$(PY) benchmarks/pi_check/pi_check.py
 
+# The wheel to copy to a Raspberry Pi: dist/edge_nas-<version>-py3-none-any.whl; there:
+# pip install "./edge_nas-<version>-py3-none-any.whl[agent]" (README.md, docs/raspberry_pi.md).
+wheel: $(PY)
+	$(PY) -m pip wheel --no-deps -w dist .
+
+# The oldest versions pyproject.toml allows for Optuna and Ray (lower-bounds.txt), in a fresh venv,
+# against the strategy suite. Not part of `test` (a second install of the test extra: minutes).
+LB_VENV := .cache/lower-bounds-venv
+check-lower-bounds: $(PY)
+	rm -rf $(LB_VENV)
+	$(PYTHON) -m venv --without-pip $(LB_VENV)
+	$(PY) -m pip --python $(LB_VENV)/bin/python install -q --constraint lower-bounds.txt -e ".[test]"
+	$(PY) -m pip --python $(LB_VENV)/bin/python list --format=freeze | grep -iE '^(optuna|ray)=='
+	$(LB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nas/strategies/test_strategy_suite.py
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info
