@@ -184,3 +184,55 @@ def test_optional_tokens_parse_to_their_fields():
     )
     assert arch.head == HeadSpec(channels=24, dropout=0.125, activation="swish")
     assert Architecture.from_string(arch.to_string()) == arch
+
+
+# ----- string and JSON forms (a few architectures; the sampled round trips are in test_architecture) --
+_FORMS = [MOBILENET_V2.to_string(), MIXED, SMALL, get_baseline("efficientnet_b0").to_string(),
+          "in33x1-stem_c8_k5_s1_hswish-er_r3_k5_s1_e4_c8_se0.00001_skipall_swish-head_c24_d0.125_swish-cls3"]
+
+
+@pytest.mark.parametrize("text", _FORMS)
+def test_string_and_json_round_trips(text):
+    arch = Architecture.from_string(text)
+    assert arch.to_string() == text and str(arch) == text
+    data = arch.to_json()
+    assert data["format_version"] == 1 and data["stages"][0] == dataclasses.asdict(arch.stages[0])
+    assert Architecture.from_json(data) == arch and hash(Architecture.from_json(data)) == hash(arch)
+
+
+def test_floats_are_written_short_and_without_exponent():
+    head = dataclasses.replace(MOBILENET_V2.head, dropout=0.1 + 0.2)
+    assert MOBILENET_V2.to_string().endswith("-head_c1280_relu6-cls1000")
+    assert dataclasses.replace(MOBILENET_V2, head=head).to_string().endswith("head_c1280_d0.30000000000000004_relu6-cls1000")
+    assert "_se0.00001_" in _FORMS[-1] and "_se1_" in StageSpec(**_stage(se_ratio=1.0)).to_string() + "_"
+    assert StageSpec(**_stage(se_ratio=1.0)).to_string() == "ir_r2_k3_s2_e6_c24_se1_relu6"
+    assert StageSpec(**_stage(skip="none", activation="swish")).to_string() == "ir_r2_k3_s2_e6_c24_noskip_swish"
+
+
+def test_with_input_keeps_what_is_not_given():
+    arch = MOBILENET_V2.with_input(resolution=96, num_classes=3)
+    assert (arch.resolution, arch.channels, arch.num_classes) == (96, 3, 3)
+    assert MOBILENET_V2.with_input(channels=1).channels == 1 and MOBILENET_V2.with_input() == MOBILENET_V2
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d | {"format_version": 2}, r"^format_version: expected 1, got 2$"),
+        (lambda d: {k: v for k, v in d.items() if k != "format_version"}, r"^format_version: expected 1, got None$"),
+        (lambda d: d | {"extra": 1}, r"^architecture: unknown key\(s\) \['extra'\]; allowed: channels, "),
+        (lambda d: {k: v for k, v in d.items() if k != "head"}, r"^architecture: missing key\(s\) \['head'\]$"),
+        (lambda d: d | {"stages": {"0": 1}}, r"^stages: expected a list$"),
+        (lambda d: d | {"stem": [32]}, r"^stem: expected an object, got list$"),
+        (lambda d: d | {"stem": d["stem"] | {"stride": 3}}, r"^stem: stride must be 1 or 2, got 3$"),
+        (lambda d: d | {"head": {"drop": 0.1}}, r"^head: unknown key\(s\) \['drop'\]; allowed: activation, channels, dropout$"),
+        (lambda d: d | {"stages": [d["stages"][0], d["stages"][1] | {"kernel": 4}]}, r"^stage 2: kernel must be odd, got 4$"),
+        (lambda d: d | {"stages": [d["stages"][0] | {"kernal": 3}]}, r"^stage 1: unknown key\(s\) \['kernal'\]"),
+        (lambda d: d | {"stages": [{"block": "mbconv"}]}, r"^stage 1: missing key\(s\) \['channels', 'expansion', "),
+    ],
+)
+def test_json_errors_name_the_part(change, message):
+    with pytest.raises(ArchitectureError, match=message):
+        Architecture.from_json(change(MOBILENET_V2.to_json()))
+    with pytest.raises(ArchitectureError, match=r"^architecture JSON must be an object, got list$"):
+        Architecture.from_json([])
