@@ -5,15 +5,35 @@ Reads ``WORKDIR/request.json`` and ``WORKDIR/model.tflite`` (both written by
 ``RLIMIT_AS`` before importing the interpreter, measures, and writes ``WORKDIR/result.json``:
 ``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": {"kind": ..., "message": ...}}``.
 A crash or a hang leaves no result file; the parent classifies those from the exit status.
+
+First of all the worker asks the kernel to SIGKILL it when its parent dies (``prctl(2)``
+``PR_SET_PDEATHSIG``), and exits at once if the parent is already gone: a measurement never
+outlives the agent that started it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import resource
+import signal
 import sys
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when the agent dies; exit now if it has died already."""
+    expected = os.environ.get("EDGE_PROFILER_PARENT_PID")
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            sys.stderr.write(f"prctl(PR_SET_PDEATHSIG) failed: errno {ctypes.get_errno()}\n")
+    if expected and expected.isdigit() and os.getppid() != int(expected):
+        os._exit(3)  # the agent died before prctl took effect
 
 
 def _limit_resources(memory_limit_bytes: int | None) -> None:
@@ -32,6 +52,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m edge_profiler._worker WORKDIR\n")
         return 2
+    _die_with_parent()
     workdir = Path(argv[0])
     request = json.loads((workdir / "request.json").read_text())
     _limit_resources(request.get("memory_limit_bytes"))

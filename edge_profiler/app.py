@@ -8,9 +8,12 @@ Routes (all JSON):
   .tflite bytes (``application/octet-stream``); answer: the result schema of ``docs/interfaces.md``.
 
 Errors are ``{"error": {"kind", "message", ...}}`` with 400 (bad parameters or no
-Content-Length), 401 (token), 404/405 (+ ``Allow``), 413 (upload limit), 422 (the model cannot
-be measured: ``rejected``, ``crashed``, ``timeout``, ``out_of_memory``), 500, and 503
-(+ ``Retry-After``, queue full). Uploads never become file paths chosen by the client.
+Content-Length), 401 (token), 404/405 (+ ``Allow``), 408 (the client stalled mid-body), 413
+(upload limit), 422 (the model cannot be measured: ``rejected``, ``crashed``, ``timeout``,
+``out_of_memory``), 500, and 503 (+ ``Retry-After``, queue full). With a token set, every request
+but ``GET /v1/health`` is authorised first, so unknown paths and methods answer 401 to a client
+without the token and the routes are named only to one with it. Uploads never become file paths
+chosen by the client.
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ def package_version() -> str:
 logger = logging.getLogger("edge_profiler.access")
 
 _STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
-           405: "405 Method Not Allowed", 413: "413 Content Too Large",
+           405: "405 Method Not Allowed", 408: "408 Request Timeout", 413: "413 Content Too Large",
            422: "422 Unprocessable Content", 500: "500 Internal Server Error",
            503: "503 Service Unavailable"}
 _KIND_STATUS = {"bad_request": 400, "unauthorized": 401, "not_found": 404, "too_large": 413,
                 "rejected": 422, "crashed": 422, "timeout": 422, "out_of_memory": 422,
-                "busy": 503, "unreachable": 503, "internal": 500}
+                "busy": 503, "unreachable": 503, "request_timeout": 408, "internal": 500}
 # Bodies this much over the limit are still read and discarded so the client sees the 413
 # instead of a reset connection; larger ones are not read at all.
 _DRAIN_FACTOR = 4
@@ -93,6 +96,8 @@ class AgentApp:
         return [payload]
 
     def _dispatch(self, method: str, path: str, environ: dict) -> tuple[int, dict, list]:
+        if (path, method) != ("/v1/health", "GET"):
+            self._authorize(environ)  # before anything that would tell an outsider about the routes
         handlers = self._routes.get(path)
         if handlers is None:
             raise ProfilerError("not_found", f"no route {path}; routes are {sorted(self._routes)}")
@@ -101,8 +106,6 @@ class AgentApp:
             allowed = ", ".join(sorted(handlers))
             return 405, ProfilerError("bad_request", f"{method} is not allowed on {path}; use {allowed}").to_json(), [
                 ("Allow", allowed)]
-        if path != "/v1/health":
-            self._authorize(environ)
         return handler(environ)
 
     def _authorize(self, environ: dict) -> None:
@@ -144,7 +147,11 @@ class AgentApp:
         if length == 0:
             raise ProfilerError("bad_request", "empty body: send the .tflite bytes")
         environ["edge_profiler.body_read"] = True
-        body = environ["wsgi.input"].read(length)
+        try:
+            body = environ["wsgi.input"].read(length)
+        except TimeoutError:
+            raise ProfilerError("request_timeout", f"the client declared {length} bytes and then stopped sending; "
+                                "the agent stopped waiting (see --read-timeout-s)") from None
         if len(body) != length:
             raise ProfilerError("bad_request", f"body ended after {len(body)} of {length} bytes")
         return body
@@ -163,11 +170,14 @@ class AgentApp:
         if remaining > _DRAIN_FACTOR * self.max_upload_bytes:
             return  # not worth reading; the client checks /v1/health's max_upload_bytes first
         stream = environ["wsgi.input"]
-        while remaining > 0:
-            chunk = stream.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
+        try:
+            while remaining > 0:
+                chunk = stream.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except OSError:  # the client stalled or went away; the answer is still attempted
+            return
 
 
 def _params_from_query(query_string: str) -> MeasureParams:

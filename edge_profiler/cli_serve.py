@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="largest accepted model")
     parser.add_argument("--queue-size", type=int, default=defaults.queue_size,
                         help="measurements that may wait; more get HTTP 503 with Retry-After")
+    parser.add_argument("--cache-mb", type=float, default=defaults.cache_mb,
+                        help="memory for cached results and model errors (least recently used dropped first)")
+    parser.add_argument("--read-timeout-s", type=float, default=defaults.read_timeout_s,
+                        help="a client silent this long mid-request is answered 408 and dropped")
     parser.add_argument("--memory-limit-mb", type=int, default=defaults.memory_limit_mb,
                         help="address-space limit (RLIMIT_AS) of each measurement subprocess")
     parser.add_argument("--timeout-s", type=float, default=defaults.timeout_s,
@@ -36,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = Config(host=args.host, port=args.port, token_file=args.token_file, max_upload_mb=args.max_upload_mb,
-                    queue_size=args.queue_size, memory_limit_mb=args.memory_limit_mb, timeout_s=args.timeout_s,
+                    queue_size=args.queue_size, cache_mb=args.cache_mb, read_timeout_s=args.read_timeout_s,
+                    memory_limit_mb=args.memory_limit_mb, timeout_s=args.timeout_s,
                     runtime=args.runtime, cooldown_retries=args.cooldown_retries,
                     cooldown_target_c=args.cooldown_target_c)
     try:

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +91,36 @@ class _Agent:
     max_upload_bytes: int | None = None  # from /v1/health, fetched once
 
 
+#: Called while a request waits for a busy or dead agent: (agent URL, error kind, seconds waited so
+#: far, seconds left until the deadline). For progress bars; logging shows the same at INFO.
+WaitCallback = Callable[[str, str, float, float], None]
+
+
 class RemoteProfiler(Profiler):
     """Measure on one or more agents (``edge-profiler serve``), spreading work over them.
 
-    Connection errors and 503 answers are retried with exponential back-off (full jitter, as in
-    the AWS Architecture Blog's "Exponential Backoff and Jitter"); a dead agent is skipped for
-    ``dead_retry_s`` and then tried again. A wrong token raises ``ProfilerError('unauthorized')``
-    at once. ``measured_by`` in each result is the URL of the agent that measured it.
+    A ``busy`` agent (503, queue full) is waited for until the request's deadline (``timeout_s``
+    after the call): a search with more workers than Pis waits for its turn instead of failing
+    trials. Each wait is at least the agent's Retry-After and grows exponentially with equal jitter
+    (AWS Architecture Blog, "Exponential Backoff and Jitter"), up to ``max_backoff_s``. Connection
+    errors and 500s are retried at most ``retries`` times with full-jitter backoff; a dead agent is
+    skipped for ``dead_retry_s`` while others take the work. A wrong token raises
+    ``ProfilerError('unauthorized')`` at once. Waits are logged at INFO and passed to ``on_wait``.
+    ``measured_by`` in each result is the URL of the agent that measured it.
     """
 
     def __init__(self, urls: str | Sequence[str], token: str | None = None, *, timeout_s: float = 900.0,
                  retries: int = 8, backoff_s: float = 0.5, max_backoff_s: float = 30.0,
-                 dead_retry_s: float = 30.0) -> None:
+                 dead_retry_s: float = 30.0, on_wait: WaitCallback | None = None) -> None:
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls:
             raise ValueError("RemoteProfiler needs at least one agent URL")
         for url in urls:
             if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
                 raise ValueError(f"agent URL {url!r} must start with http:// or https://")
+        if timeout_s <= 0 or backoff_s <= 0 or max_backoff_s < backoff_s:
+            raise ValueError(f"need timeout_s > 0 and 0 < backoff_s <= max_backoff_s, got {timeout_s}, "
+                             f"{backoff_s}, {max_backoff_s}")
         self._agents = [_Agent(url.rstrip("/")) for url in urls]
         self._token = token
         self.timeout_s = timeout_s
@@ -116,6 +128,7 @@ class RemoteProfiler(Profiler):
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.dead_retry_s = dead_retry_s
+        self.on_wait = on_wait
         self._lock = threading.Lock()
         self._next = 0
 
@@ -137,13 +150,17 @@ class RemoteProfiler(Profiler):
 
     def measure_params(self, model: bytes, params: MeasureParams) -> dict[str, Any]:
         path = "/v1/measure?" + urllib.parse.urlencode(params.to_query())
+        started = time.monotonic()
+        deadline = started + self.timeout_s
         last_error: ProfilerError | None = None
-        for attempt in range(self.retries + 1):
+        failures = busy = 0
+        pause = 0.0
+        while True:
             agent = self._pick()
-            wait = agent.unavailable_until - time.monotonic()
-            if wait > 0:  # every agent is dead or busy: back off, at most until the first is due
-                backoff = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
-                time.sleep(min(wait, max(backoff, self._retry_after(last_error)), self.max_backoff_s))
+            wait = min(agent.unavailable_until - time.monotonic(), pause, deadline - time.monotonic())
+            if wait > 0 and last_error is not None:  # every agent is dead or busy
+                self._report_wait(agent.url, last_error.kind, wait, started, deadline)
+                time.sleep(wait)
             try:
                 self._check_upload_size(agent, len(model))
                 body = self._request(agent.url, "POST", path, model)
@@ -151,12 +168,19 @@ class RemoteProfiler(Profiler):
                 if exc.kind not in {"unreachable", "busy", "internal"}:
                     raise
                 last_error = exc
-                # A dead agent is skipped for dead_retry_s (others take the work meanwhile); a busy
-                # one for as long as its Retry-After asks.
-                self._mark_unavailable(agent, self.dead_retry_s if exc.kind == "unreachable"
-                                       else max(self._retry_after(exc), self.backoff_s))
-                logger.warning("agent %s: %s (attempt %d/%d)", agent.url, exc.message, attempt + 1,
-                               self.retries + 1)
+                if exc.kind == "busy":
+                    busy += 1
+                    pause = self._busy_backoff(busy, exc)
+                    self._mark_unavailable(agent, pause)
+                else:
+                    failures += 1
+                    pause = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** failures))
+                    # A dead agent is skipped for dead_retry_s (others take the work meanwhile).
+                    self._mark_unavailable(agent, self.dead_retry_s if exc.kind == "unreachable" else pause)
+                    logger.warning("agent %s: %s (failure %d/%d)", agent.url, exc.message, failures,
+                                   self.retries + 1)
+                if failures > self.retries or time.monotonic() >= deadline:
+                    break
                 continue
             finally:
                 with self._lock:
@@ -167,9 +191,21 @@ class RemoteProfiler(Profiler):
             body["measured_by"] = agent.url
             return body
         assert last_error is not None
-        raise ProfilerError(last_error.kind, f"gave up after {self.retries + 1} attempts over "
-                            f"{len(self._agents)} agent(s); last error: {last_error.message}",
-                            detail={"urls": self.urls})
+        raise ProfilerError(last_error.kind, f"gave up after {failures + busy} attempts ({busy} busy) in "
+                            f"{time.monotonic() - started:.0f} s over {len(self._agents)} agent(s); "
+                            f"last error: {last_error.message}", detail={"urls": self.urls})
+
+    def _busy_backoff(self, busy_count: int, error: ProfilerError) -> float:
+        """How long to leave a busy agent alone: grows as 2**n, never below its Retry-After."""
+        grown = min(self.max_backoff_s, self.backoff_s * 2 ** (busy_count - 1))
+        return max(self._retry_after(error), grown / 2 + random.uniform(0, grown / 2))
+
+    def _report_wait(self, url: str, kind: str, wait_s: float, started: float, deadline: float) -> None:
+        now = time.monotonic()
+        logger.info("agent %s is %s; waiting %.1f s for a turn (waited %.0f s so far, %.0f s left)", url,
+                    "busy" if kind == "busy" else f"failing ({kind})", wait_s, now - started, deadline - now)
+        if self.on_wait is not None:
+            self.on_wait(url, kind, now - started, deadline - now)
 
     @staticmethod
     def _retry_after(error: ProfilerError | None) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 MODEL_KINDS = frozenset({"rejected", "crashed", "timeout", "out_of_memory"})
 #: Error kinds about the agent or the request.
 AGENT_KINDS = frozenset(
-    {"unreachable", "unauthorized", "busy", "too_large", "bad_request", "not_found", "internal"}
+    {"unreachable", "unauthorized", "busy", "too_large", "bad_request", "not_found", "request_timeout", "internal"}
 )
 KINDS = MODEL_KINDS | AGENT_KINDS
 

@@ -5,6 +5,11 @@ a sandbox. Each model here gets its own ``python -m edge_profiler._worker`` proc
 ``RLIMIT_AS`` (address space) and a wall-clock limit, in its own session so a hang is killed with
 its threads. The exit status becomes a structured :class:`ProfilerError`: ``crashed`` with the
 signal, ``timeout``, ``out_of_memory`` or ``rejected``.
+
+The agent owns its children: the worker asks Linux for SIGKILL when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``, prctl(2)), so a killed agent leaves no measurement running that
+could overlap the next agent's first one. Work folders are named ``edge-profiler-work-<agent
+pid>-*``; :func:`remove_stale_workdirs` (run by a starting agent) removes those of dead agents.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ logger = logging.getLogger(__name__)
 #: The module run as the measurement subprocess (``python -m``); tests substitute a crashing one.
 WORKER_MODULE = "edge_profiler._worker"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+#: Work folders are ``<tempdir>/edge-profiler-work-<pid of the measuring process>-<random>``.
+WORKDIR_PREFIX = "edge-profiler-work-"
+#: Environment variable telling the worker which pid must stay its parent (see ``_worker``).
+PARENT_PID_ENV = "EDGE_PROFILER_PARENT_PID"
 _OOM_HINTS = ("std::bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory", "failed to allocate")
 
 
@@ -70,7 +79,7 @@ def run_in_subprocess(model: bytes, params: MeasureParams, limits: SandboxLimits
     The dict gains ``subprocess_ms`` (the worker's whole life, from spawn to exit).
     """
     check_tflite(model)
-    workdir = Path(tempfile.mkdtemp(prefix="edge-profiler-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     try:
         (workdir / "model.tflite").write_bytes(model)
         (workdir / "request.json").write_text(json.dumps({
@@ -81,6 +90,7 @@ def run_in_subprocess(model: bytes, params: MeasureParams, limits: SandboxLimits
         }))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        env[PARENT_PID_ENV] = str(os.getpid())
         stderr_path = workdir / "stderr.txt"
         start = time.perf_counter()
         with open(stderr_path, "wb") as stderr:
@@ -108,6 +118,30 @@ def run_in_subprocess(model: bytes, params: MeasureParams, limits: SandboxLimits
         raise _classify_exit(returncode, _stderr_tail(stderr_path), limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the work folders of processes that no longer exist; returns the folders removed."""
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    for path in root.glob(WORKDIR_PREFIX + "*"):
+        pid_text = path.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _kill_group(process: subprocess.Popen) -> None:

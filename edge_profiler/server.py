@@ -4,12 +4,21 @@ Shaped like uvicorn's ``Config`` / ``Server`` split: :class:`Config` holds the s
 127.0.0.1 by default), :class:`AgentServer` binds and serves :class:`~edge_profiler.app.AgentApp`
 with ``wsgiref`` plus one thread per connection, and :func:`serve` adds SIGTERM/SIGINT handlers.
 Binding to anything but loopback requires a token.
+
+Every answer has the JSON error shape, including those ``http.server`` writes itself before the
+app runs (431 headers too large, 414 request line too long, 400 malformed request): the handler's
+``send_error`` is replaced. A client that stops sending mid-request is dropped after
+``read_timeout_s``; if it stalls in a declared body, it is answered 408 ``request_timeout``.
+A starting agent removes the work folders that killed agents left behind
+(:func:`edge_profiler.sandbox.remove_stale_workdirs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -22,7 +31,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from edge_profiler.app import AgentApp
 from edge_profiler.measurer import CooldownPolicy, Measurer
-from edge_profiler.sandbox import SandboxLimits
+from edge_profiler.sandbox import SandboxLimits, remove_stale_workdirs
 from edge_profiler.service import MeasurementService
 
 logger = logging.getLogger(__name__)
@@ -40,13 +49,20 @@ class Config:
     token_file: Path | None = None
     max_upload_mb: float = 64.0
     queue_size: int = 8
-    cache_size: int = 512
+    cache_mb: float = 8.0
+    read_timeout_s: float = 30.0
     memory_limit_mb: int = SandboxLimits.memory_limit_mb
     timeout_s: float = SandboxLimits.timeout_s
     runtime: str = "auto"
     cooldown_retries: int = 0
     cooldown_target_c: float = 60.0
     cooldown_max_wait_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not self.read_timeout_s > 0:
+            raise ValueError(f"read_timeout_s={self.read_timeout_s} must be above 0 seconds")
+        if not self.cache_mb >= 0:
+            raise ValueError(f"cache_mb={self.cache_mb} must not be negative")
 
     def resolve_token(self) -> str | None:
         """The token to require, or None; raises ValueError when a non-loopback host has none."""
@@ -74,7 +90,7 @@ class Config:
                                   max_wait_s=self.cooldown_max_wait_s)
         agent_id = f"{socket.gethostname()}:{self.port}"
         service = MeasurementService(Measurer(limits, cooldown, measured_by=agent_id),
-                                     queue_size=self.queue_size, cache_size=self.cache_size)
+                                     queue_size=self.queue_size, cache_max_bytes=int(self.cache_mb * 2**20))
         return AgentApp(service, token=self.resolve_token(), max_upload_bytes=int(self.max_upload_mb * 2**20),
                         agent_id=agent_id)
 
@@ -92,14 +108,48 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line instead of socketserver's traceback on stderr (a client reset, a timeout)."""
+        logger.warning("connection from %s ended with an error", client_address[0], exc_info=logger.isEnabledFor(
+            logging.DEBUG))
+
 
 class _QuietHandler(WSGIRequestHandler):
-    """The app logs one line per request itself; keep wsgiref's stderr lines out."""
+    """The app logs one line per request itself; keep wsgiref's stderr lines out, and answer the
+    errors ``http.server`` detects itself (431, 414, 400, 505) with the agent's JSON error shape."""
 
-    timeout = 120  # seconds a client may stay silent mid-request before its connection is dropped
+    timeout: float | None = Config.read_timeout_s  # seconds a client may stay silent mid-request
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug(format, *args)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:  # silent while sending the request line or headers
+            self.close_connection = True
+            for name, default in (("requestline", ""), ("command", ""), ("request_version", "HTTP/1.0")):
+                if not getattr(self, name, None):
+                    setattr(self, name, default)
+            self.send_error(408, f"no complete request within {self.timeout:g} s")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        try:
+            phrase = http.HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        kind = "too_large" if code in (413, 414, 431) else "request_timeout" if code == 408 else "bad_request"
+        text = message or phrase
+        payload = json.dumps({"error": {"kind": kind, "message": f"{text} (HTTP {code})", "status": code}})
+        body = payload.encode("utf-8")
+        logger.info("%s - - %d %s", self.client_address[0], code, text)
+        self.send_response(code, phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", "") != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
 
 class AgentServer:
@@ -111,7 +161,10 @@ class AgentServer:
         server_cls = _ThreadingWSGIServer
         if ":" in config.host:
             server_cls = type("_ThreadingWSGIServer6", (_ThreadingWSGIServer,), {"address_family": socket.AF_INET6})
-        self.httpd = server_cls((config.host, config.port), _QuietHandler)
+        for path in remove_stale_workdirs():
+            logger.warning("removed the work folder %s left by an agent that was killed", path)
+        handler = type("_Handler", (_QuietHandler,), {"timeout": config.read_timeout_s})
+        self.httpd = server_cls((config.host, config.port), handler)
         self.httpd.set_app(self.app)
         if app is None and config.port == 0:  # name the agent by the port actually bound
             self.app.agent_id = self.app.service.measurer.measured_by = f"{socket.gethostname()}:{self.port}"

@@ -5,6 +5,11 @@ Measurements never overlap (one worker thread drives the :class:`Measurer`); req
 Results, and the errors that a model will always produce (``rejected``, ``crashed``,
 ``out_of_memory``), are cached by (model SHA-256, parameters, runtime name and version); a cached
 answer has ``cached: true``. Identical requests already queued share one measurement.
+
+The cache never keeps exception objects: their tracebacks reference the frames that held the
+uploaded bytes, so 24 rejected 48 MB uploads once kept ~1.1 GB alive. An error is cached as its
+kind, message, detail and model hash only, and the cache is bounded by the bytes of its JSON
+entries (``cache_max_bytes``), not by a count of entries.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import collections
 import concurrent.futures
 import copy
 import hashlib
+import json
 import logging
 import math
 import queue
@@ -31,15 +37,29 @@ _CACHEABLE_ERRORS = frozenset({"rejected", "crashed", "out_of_memory"})
 _STOP = object()
 
 
+def _entry_bytes(entry: tuple[str, Any]) -> int:
+    """Size charged to the cache for one entry: its JSON text plus a fixed overhead for the key."""
+    return len(json.dumps(entry[1], default=str)) + 256
+
+
+def _error_entry(exc: ProfilerError, sha256: str) -> tuple[str, Any]:
+    """What is cached of an error: plain strings and numbers, never the exception (or its traceback)."""
+    detail = json.loads(json.dumps(exc.detail, default=str))
+    return ("error", {"kind": exc.kind, "message": exc.message, "detail": detail, "model_sha256": sha256})
+
+
 class MeasurementService:
     """Serialises measurements on the device; thread-safe ``submit``."""
 
-    def __init__(self, measurer: Measurer, *, queue_size: int = 8, cache_size: int = 512) -> None:
+    def __init__(self, measurer: Measurer, *, queue_size: int = 8, cache_max_bytes: int = 8 * 2**20) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size={queue_size} must be at least 1")
+        if cache_max_bytes < 0:
+            raise ValueError(f"cache_max_bytes={cache_max_bytes} must not be negative")
         self.measurer = measurer
         self.queue_size = queue_size
-        self.cache_size = cache_size
+        self.cache_max_bytes = cache_max_bytes
+        self._cache_bytes = 0
         runtime = describe_runtime(measurer.limits.runtime)
         self.runtime = runtime
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -61,7 +81,8 @@ class MeasurementService:
 
     def status(self) -> dict[str, Any]:
         return {"pending": self.pending, "capacity": self.queue_size, "measuring": self._busy,
-                "measurements_done": self.measurements_done, "cached_results": len(self._cache)}
+                "measurements_done": self.measurements_done, "cached_results": len(self._cache),
+                "cache_bytes": self._cache_bytes, "cache_max_bytes": self.cache_max_bytes}
 
     def retry_after_s(self) -> int:
         """A guess at when a queue slot frees up: the mean measurement time."""
@@ -77,7 +98,7 @@ class MeasurementService:
                 self._cache.move_to_end(key)
                 kind, value = hit
                 if kind == "error":
-                    raise ProfilerError(value.kind, value.message, detail={**value.detail, "cached": True})
+                    raise ProfilerError(value["kind"], value["message"], detail={**value["detail"], "cached": True})
                 result = copy.deepcopy(value)
                 result.update(cached=True, queue_wait_ms=0.0)
                 return result
@@ -101,33 +122,57 @@ class MeasurementService:
             if item is _STOP:
                 return
             key, model, params, future, submitted = item
+            del item
             if not future.set_running_or_notify_cancel():
                 continue
-            self._busy = True
             started = time.monotonic()
-            try:
-                result = self.measurer.measure(model, params)
-                result["queue_wait_ms"] = (started - submitted) * 1000.0
-                entry: tuple[str, Any] = ("result", copy.deepcopy(result))
-                future.set_result(result)
-            except ProfilerError as exc:
-                entry = ("error", exc)
-                future.set_exception(exc)
-            except Exception as exc:  # noqa: BLE001 - the worker thread must survive anything
-                logger.exception("measurement failed unexpectedly")
-                entry = ("error", ProfilerError("internal", f"unexpected {type(exc).__name__}: {exc}"))
-                future.set_exception(entry[1])
-            finally:
-                self._busy = False
+            entry = self._measure_one(model, params, future, key[0], submitted)
+            del model, future  # the upload must not outlive its measurement
             duration = time.monotonic() - started
             self._mean_duration_s = 0.8 * self._mean_duration_s + 0.2 * duration
             with self._lock:
                 self.measurements_done += 1
                 self._in_flight.pop(key, None)
-                if entry[0] == "result" or entry[1].kind in _CACHEABLE_ERRORS:
-                    self._cache[key] = entry
-                    while len(self._cache) > self.cache_size:
-                        self._cache.popitem(last=False)
+                if entry[0] == "result" or entry[1]["kind"] in _CACHEABLE_ERRORS:
+                    self._remember(key, entry)
+
+    def _measure_one(self, model: bytes, params: MeasureParams, future: concurrent.futures.Future,
+                     sha256: str, submitted: float) -> tuple[str, Any]:
+        """Measure, settle ``future`` and return the cache entry (result, or the error as plain data)."""
+        self._busy = True
+        started = time.monotonic()
+        try:
+            result = self.measurer.measure(model, params)
+            result["queue_wait_ms"] = (started - submitted) * 1000.0
+            entry: tuple[str, Any] = ("result", copy.deepcopy(result))
+            future.set_result(result)
+            return entry
+        except ProfilerError as exc:
+            entry = _error_entry(exc, sha256)
+        except Exception as exc:  # noqa: BLE001 - the worker thread must survive anything
+            logger.exception("measurement failed unexpectedly")
+            entry = _error_entry(ProfilerError("internal", f"unexpected {type(exc).__name__}: {exc}"), sha256)
+        finally:
+            self._busy = False
+        # A fresh exception without a traceback: the waiting request re-raises it, and nothing it
+        # references keeps the measurement's frames (and the uploaded bytes) alive.
+        value = entry[1]
+        future.set_exception(ProfilerError(value["kind"], value["message"], detail=value["detail"]))
+        return entry
+
+    def _remember(self, key: tuple, entry: tuple[str, Any]) -> None:
+        """Add to the LRU cache, evicting the oldest entries beyond ``cache_max_bytes`` (lock held)."""
+        size = _entry_bytes(entry)
+        if size > self.cache_max_bytes:
+            return
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cache_bytes -= _entry_bytes(old)
+        self._cache[key] = entry
+        self._cache_bytes += size
+        while self._cache_bytes > self.cache_max_bytes:
+            _, evicted = self._cache.popitem(last=False)
+            self._cache_bytes -= _entry_bytes(evicted)
 
     def close(self, timeout_s: float | None = None) -> None:
         """Refuse what is still queued and stop the worker after the current measurement."""
