@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-file", type=Path, help=f"bearer token for --remote (else ${TOKEN_ENV})")
 
 
+def _xnnpack_text(requested: bool, applied: bool | None) -> str:
+    if not requested:
+        return "off"
+    return {True: "on (applied)", False: "requested but NOT applied (built-in kernels ran)"}.get(applied, "on")
+
+
 def format_summary(result: dict[str, Any], model_name: str) -> str:
     """A ``benchmark_model``-style text summary of one result."""
     latency = result["latency_ms"]
@@ -50,8 +56,9 @@ def format_summary(result: dict[str, Any], model_name: str) -> str:
         f"Model:                 {model_name} ({result['model_size_bytes']} bytes, "
         f"sha256 {result['model_sha256'][:16]})",
         f"Runtime:               {result['runtime']['name']} {result['runtime']['version']}, "
-        f"threads {params['threads']}, XNNPACK {'on' if params['use_xnnpack'] else 'off'}",
-        f"Device:                {device.get('machine_model', '?')} ({device.get('architecture', '?')}), "
+        f"threads {params['threads']}, XNNPACK {_xnnpack_text(params['use_xnnpack'], result.get('xnnpack_applied'))}",
+        f"Device:                {device.get('machine_model', '?')} ({device.get('architecture', '?')}"
+        f"{', ' + device['cpu_core'] if device.get('cpu_core') else ''}), "
         f"{device.get('os', '?')}, governor {','.join(device.get('governors') or []) or 'n/a'}",
         f"Measured by:           {result['measured_by']}{' (cached)' if result.get('cached') else ''}",
         f"Initialization:        {result['init_ms']:.3f} ms",

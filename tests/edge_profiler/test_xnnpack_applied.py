@@ -92,3 +92,12 @@ def test_local_profiler_result_carries_the_field(tiny_model: bytes) -> None:
     result = LocalProfiler().measure(tiny_model, use_xnnpack=False, **FAST)
     assert result["xnnpack_applied"] is False and result["delegate_nodes"] == 0
     assert "cpu_core" in result["device"]
+
+
+def test_bench_summary_says_so(tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_profiler.cli import main
+
+    assert main(["bench", str(tiny_model_path), "--no-xnnpack", "--runs", "3", "--min-seconds", "0"]) == 0
+    assert "XNNPACK off" in capsys.readouterr().out
+    assert main(["bench", str(tiny_model_path), "--runs", "3", "--min-seconds", "0"]) == 0
+    assert "XNNPACK on (applied)" in capsys.readouterr().out
