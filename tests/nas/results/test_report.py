@@ -117,12 +117,12 @@ def test_png_needs_evaluated_trials(tmp_path: Path) -> None:
         save_png(_points(0), tmp_path / "x.png")
 
 
-@needs_chromium
-def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
+def _report_with_a_cached_reference(tmp_path: Path) -> Path:
+    """`nas report` on a constructed study, then again once a reference evaluation is cached."""
     from nas.cli import main
     from nas.record.trial_record import TrialRecord
     from nas.results import references as baselines_eval
-    from tests.nas.constructed_study import TRIALS, make_study, trial_attrs
+    from tests.nas.constructed_study import make_study, trial_attrs
 
     name, runs = make_study(tmp_path)
     study_dir = runs / name
@@ -144,43 +144,64 @@ def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
             settings_fingerprint="abc", evaluate=evaluate)
     assert len(calls) == 1 and cached and point.baseline == "mobilenet_v2_0.5"
     assert main(["report", "--study", name, "--runs-dir", str(runs)]) == 0
+    return page
+
+
+def test_nas_report_on_a_constructed_study(tmp_path: Path, capsys) -> None:
+    """No browser needed: the command, the reference-evaluation cache and the "dominated by" text."""
+    page = _report_with_a_cached_reference(tmp_path)
     text = page.read_text(encoding="utf-8")
     assert "mobilenet_v2_0.5 (85.0 %, 2.80 ms): dominated by trial 1" in text
+    assert (page.parent / "pareto.png").stat().st_size > 10_000
 
+
+@needs_chromium
+def test_the_constructed_study_report_renders_in_headless_chromium(tmp_path: Path, capsys) -> None:
+    from tests.nas.constructed_study import TRIALS
+
+    page = _report_with_a_cached_reference(tmp_path)
     dom, console = browser.dump_dom(page)
     assert console == []
     check = _render_check(dom)
     evaluated = [t for t in TRIALS if t[0] is not None] + [TRIALS[1]]  # + the reused duplicate of trial 1
     assert check["points"][TRACE_TRIALS] == len(evaluated)
     assert check["points"][TRACE_REFERENCES] == 1
-    assert (study_dir / "pareto.png").stat().st_size > 10_000
 
 
-@needs_chromium
-def test_nas_report_on_the_tiny_search(tiny_search_study, tmp_path: Path, capsys) -> None:
-    """`nas report` on the real tiny study: opens offline without console errors, one point per trial."""
+def _tiny_search_report(study: dict, tmp_path: Path) -> tuple[Path, Path, list]:
     from nas.cli import main
     from nas.record.study import open_study
 
-    assert tiny_search_study["exit_code"] == 0
+    assert study["exit_code"] == 0
     page, png = tmp_path / "report.html", tmp_path / "pareto.png"
-    assert main(["report", "--study", tiny_search_study["study"], "--runs-dir", str(tiny_search_study["runs_dir"]),
+    assert main(["report", "--study", study["study"], "--runs-dir", str(study["runs_dir"]),
                  "--out", str(page), "--png", str(png)]) == 0
-    study = open_study(tiny_search_study["study"], runs_dir=tiny_search_study["runs_dir"])
-    evaluated = [t for t in study.trials if t.user_attrs.get("accuracy_int8") is not None]
+    trials = open_study(study["study"], runs_dir=study["runs_dir"]).trials
+    evaluated = [t for t in trials if t.user_attrs.get("accuracy_int8") is not None]
     assert len(evaluated) >= 2
+    return page, png, evaluated
 
+
+def test_nas_report_on_the_tiny_search(tiny_search_study, tmp_path: Path, capsys) -> None:
+    """No browser needed: `nas report` on the real tiny study writes every trial and a drawn PNG."""
+    page, png, evaluated = _tiny_search_report(tiny_search_study, tmp_path)
+    text = page.read_text(encoding="utf-8")
+    for trial in evaluated:
+        assert html.escape(trial.user_attrs["architecture"]) in text  # hover and table carry the architecture
+    image = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert image.std() > 10.0
+
+
+@needs_chromium
+def test_the_tiny_search_report_renders_in_headless_chromium(tiny_search_study, tmp_path: Path, capsys) -> None:
+    """Opens offline without console errors, one point per trial."""
+    page, _, evaluated = _tiny_search_report(tiny_search_study, tmp_path)
     dom, console = browser.dump_dom(page)
     assert console == [], f"console messages: {console}"
     check = _render_check(dom)
     assert check["errors"] == []
     assert check["points"][TRACE_TRIALS] == len(evaluated)
     assert check["points"][TRACE_MOBILENET_TRIALS] == 1
-    text = page.read_text(encoding="utf-8")
-    for trial in evaluated:
-        assert html.escape(trial.user_attrs["architecture"]) in text  # hover and table carry the architecture
     shot = browser.screenshot(page, tmp_path / "shot.png")
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10.0
-    image = np.asarray(Image.open(png).convert("L"), dtype=float)
-    assert image.std() > 10.0
