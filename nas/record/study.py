@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas.record.errors import StudyError
-from nas.record.storage import absolute_storage_url, default_storage_url, storage_from_url
+from nas.record.storage import absolute_storage_url, default_storage_url, redact_url, storage_from_url
 from nas.record.trial_record import TrialRecord, is_done, to_jsonable
 
 # Ray Tune's OptunaSearch keeps its proposals in "<study>:ray-proposer" next to the record.
@@ -105,11 +105,12 @@ def open_study(
         if len(records) == 1:
             return optuna.load_study(study_name=records[0], storage=backend)
         if len(names) != 1:
-            raise StudyError(f"storage {storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
-                             "choose one with --study")
+            raise StudyError(f"storage {redact_url(storage)} holds {len(names)} studies "
+                             f"({', '.join(names) or 'none'}); choose one with --study")
         study_name = names[0]
     if study_name not in names:
-        raise StudyError(f"storage {storage} has no study {study_name!r}; it holds: {', '.join(names) or 'none'}")
+        raise StudyError(f"storage {redact_url(storage)} has no study {study_name!r}; "
+                         f"it holds: {', '.join(names) or 'none'}")
     return optuna.load_study(study_name=study_name, storage=backend)
 
 
@@ -147,8 +148,8 @@ def create_or_load_study(
     old_directions = [d.name.lower() for d in study.directions]
     if old_directions != list(directions) or (old_names is not None and list(old_names) != list(value_names)):
         raise StudyError(
-            f"study {study_name!r} in {storage_url} optimizes {list(old_names or old_directions)}; this search "
-            f"optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
+            f"study {study_name!r} in {redact_url(storage_url)} optimizes {list(old_names or old_directions)}; "
+            f"this search optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
             "objectives and strategy."
         )
     if study.metric_names is None:  # a study recorded before the names were set

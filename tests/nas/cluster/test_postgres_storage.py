@@ -13,7 +13,7 @@ from nas.config import ConfigError, load_config
 from nas.record import storage
 from nas.record.errors import StudyError
 from nas.record.recovery import heartbeat, recover_interrupted_trials, recover_stale_trials
-from nas.record.study import create_or_load_study
+from nas.record.study import create_or_load_study, open_study
 from nas.record.trial_record import TrialRecord, TrialStatus, WorkerIdentity
 
 VALUE_NAMES = ["accuracy_int8", "latency_ms_p50", "size_bytes"]
@@ -111,3 +111,13 @@ def test_optunas_own_stale_check_calls_our_callback(postgres, monkeypatch):
     trials = study.get_trials()
     assert trials[trial.number].state == TrialState.FAIL
     assert [TrialRecord.from_trial(t).retry_of for t in trials if t.state == TrialState.WAITING] == [trial.number]
+
+
+def test_a_url_given_with_its_password_is_never_echoed(postgres):
+    """``nas trials --storage postgresql://nas:…@…`` works, and its messages show ``***``."""
+    url = postgres.new_database("echo").replace("nas@", f"nas:{postgres.password}@")
+    _study(url, "here")
+    with pytest.raises(StudyError) as info:
+        open_study("elsewhere", url)
+    assert "nas:***@127.0.0.1" in str(info.value) and postgres.password not in str(info.value)
+    assert storage.redact_url(url) == url.replace(postgres.password, "***")
