@@ -15,6 +15,8 @@ A starting agent removes the work folders that killed agents left behind
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import http
 import ipaddress
@@ -95,6 +97,25 @@ class Config:
                         agent_id=agent_id)
 
 
+_M_MMAP_THRESHOLD = -3  # <malloc.h>
+
+
+def return_large_buffers_to_the_os(threshold_bytes: int = 1 << 20) -> bool:
+    """Make glibc serve every allocation of ``threshold_bytes`` or more with its own mmap.
+
+    By default glibc raises its mmap threshold to the size of the last freed mmapped block (up to
+    32 MB, mallopt(3)), so after the first large upload later ones of up to 32 MB come from
+    per-thread arenas, whose freed memory is kept: 20 rejected 16 MB uploads kept ~160 MB of RSS.
+    A fixed threshold (which also turns the dynamic adjustment off) returns each upload's memory
+    as soon as it is freed. Returns False where there is no glibc (the agent works, less lean).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes))
+    except (OSError, AttributeError):
+        return False
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -140,6 +161,8 @@ class _QuietHandler(WSGIRequestHandler):
             phrase = "Error"
         kind = "too_large" if code in (413, 414, 431) else "request_timeout" if code == 408 else "bad_request"
         text = message or phrase
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # answer with a status line and headers even so
         payload = json.dumps({"error": {"kind": kind, "message": f"{text} (HTTP {code})", "status": code}})
         body = payload.encode("utf-8")
         logger.info("%s - - %d %s", self.client_address[0], code, text)
@@ -161,6 +184,7 @@ class AgentServer:
         server_cls = _ThreadingWSGIServer
         if ":" in config.host:
             server_cls = type("_ThreadingWSGIServer6", (_ThreadingWSGIServer,), {"address_family": socket.AF_INET6})
+        return_large_buffers_to_the_os()
         for path in remove_stale_workdirs():
             logger.warning("removed the work folder %s left by an agent that was killed", path)
         handler = type("_Handler", (_QuietHandler,), {"timeout": config.read_timeout_s})

@@ -113,7 +113,13 @@ class MeasurementService:
                         "busy", f"{self.queue_size} measurements are already waiting; retry later",
                         detail={"retry_after_s": self.retry_after_s()}) from None
                 self._in_flight[key] = future
-        result = future.result(timeout=timeout_s)
+        try:
+            result = future.result(timeout=timeout_s)
+        finally:
+            # The future holds the raised error, whose traceback holds this frame (and ``model``):
+            # a reference cycle that only the cyclic GC would free, 16 MB uploads piling up until it
+            # ran. Dropping the future here breaks it, so each upload is freed as the request ends.
+            del future
         return copy.deepcopy(result) if shared else result
 
     def _run(self) -> None:
