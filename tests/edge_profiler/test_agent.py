@@ -61,23 +61,32 @@ def test_200_malformed_models_get_structured_answers_and_the_agent_stays_up(agen
     assert profiler.measure(tiny_model, **FAST)["latency_ms"]["count"] == 5
 
 
-def test_16_concurrent_clients_never_overlap(agent: AgentServer, tiny_model: bytes) -> None:
+def test_16_concurrent_clients_against_a_one_slot_agent_all_succeed_and_never_overlap(tiny_model: bytes) -> None:
+    """Issue 12: with one measurement running and one waiting, 14 clients get `busy` at first and
+    must wait their turn (until their deadline), not fail."""
+    agent = start_agent(queue_size=1)
     results: dict[int, dict] = {}
     errors: list[BaseException] = []
+    waits: list[tuple] = []
 
     def client(i: int) -> None:
         try:  # distinct `runs` per client, so no answer comes from the cache
-            results[i] = RemoteProfiler([agent.url], backoff_s=0.2).measure(tiny_model, warmup_runs=0, runs=10 + i,
-                                                                            min_seconds=0.0)
+            profiler = RemoteProfiler([agent.url], backoff_s=0.2, max_backoff_s=2.0, timeout_s=240,
+                                      on_wait=lambda *info: waits.append(info))
+            results[i] = profiler.measure(tiny_model, warmup_runs=0, runs=10 + i, min_seconds=0.0)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(240)
+    finally:
+        agent.shutdown()
     assert not errors, errors
+    assert any(kind == "busy" for _, kind, _, _ in waits)
     assert sorted(results) == list(range(16))
     for i, result in results.items():
         assert result["params"]["runs"] == 10 + i and result["latency_ms"]["count"] == 10 + i
