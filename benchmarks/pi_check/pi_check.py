@@ -92,8 +92,11 @@ def ensure_rootfs(cache: Path) -> tuple[Path, float]:
     start = time.monotonic()
     partial = cache / f"rootfs-{SUITE}-arm64.tmp"
     shutil.rmtree(partial, ignore_errors=True)
-    run(["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={GUEST_PACKAGES}", SUITE,
-         str(partial), debian_mirror()])
+    log = cache / "debootstrap.log"
+    logger.info("building the Debian %s arm64 root filesystem (minutes; log in %s)", SUITE, log)
+    with log.open("w") as handle:
+        run(["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={GUEST_PACKAGES}", SUITE,
+             str(partial), debian_mirror()], stdout=handle, stderr=subprocess.STDOUT)
     partial.rename(rootfs)
     (rootfs / ".pi-check-complete").write_text(f"{SUITE} arm64 {GUEST_PACKAGES}\n")
     return rootfs, time.monotonic() - start
@@ -216,7 +219,10 @@ class Guest:
 def build_wheel(out: Path) -> Path:
     """The project wheel, as `python -m build --wheel` makes it on the workstation."""
     shutil.rmtree(out, ignore_errors=True)
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)], stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the wheel failed: {done.stderr.strip()[-2000:]}")
     return next(out.glob("edge_nas-*.whl"))
 
 
