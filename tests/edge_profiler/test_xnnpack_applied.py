@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from edge_profiler.client import LocalProfiler
+from edge_profiler.client import LocalProfiler, RemoteProfiler
 from edge_profiler.device import cpu_core, cpu_model, describe_device
 from edge_profiler.litert import delegate_node_count, load_runtime
 from edge_profiler.measure import measure_model
 from edge_profiler.params import MeasureParams
+from edge_profiler.server import AgentServer
 from tests.edge_profiler.conftest import FAST
 
 
@@ -92,6 +93,12 @@ def test_local_profiler_result_carries_the_field(tiny_model: bytes) -> None:
     result = LocalProfiler().measure(tiny_model, use_xnnpack=False, **FAST)
     assert result["xnnpack_applied"] is False and result["delegate_nodes"] == 0
     assert "cpu_core" in result["device"]
+
+
+def test_agent_result_carries_the_field(agent: AgentServer, tiny_model: bytes) -> None:
+    result = RemoteProfiler([agent.url], retries=0).measure(tiny_model, **FAST)
+    assert result["xnnpack_applied"] is True and result["delegate_nodes"] >= 1
+    assert result["measured_by"] == agent.url
 
 
 def test_bench_summary_says_so(tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
