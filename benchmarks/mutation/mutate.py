@@ -27,6 +27,7 @@ import dataclasses
 import json
 import logging
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -269,9 +270,14 @@ def _preload() -> None:
             logger.info("not preloaded: %s", name)
 
 
-def run(module: str, pytest_args: list[str], functions: set[str] | None, timeout_s: float) -> Iterator[dict]:
+def run(module: str, pytest_args: list[str], functions: set[str] | None, timeout_s: float,
+        sample: int | None = None, seed: int = 0, only: set[int] | None = None) -> Iterator[dict]:
     source = (ROOT / module).read_text(encoding="utf-8")
     mutants = list_mutants(source, functions)
+    if sample is not None and sample < len(mutants):  # a seeded uniform sample, in source order
+        mutants = sorted(random.Random(seed).sample(mutants, sample), key=lambda m: m.index)
+    if only is not None:  # re-run given mutants (e.g. the survivors of an earlier run, after new tests)
+        mutants = [m for m in mutants if m.index in only]
     sys.dont_write_bytecode = True
     _preload()
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
@@ -303,14 +309,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", required=True, help="pytest arguments in one string (test files, -k ...)")
     parser.add_argument("--functions", help="comma-separated qualified names to mutate (default: all)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant (a timeout counts as killed)")
+    parser.add_argument("--sample", type=int, help="run only a seeded random sample of this many mutants")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    parser.add_argument("--only", help="comma-separated mutant indices to run (from an earlier --json)")
     parser.add_argument("--json", type=Path, help="write every mutant's outcome here")
     parser.add_argument("--min-killed", type=float, default=0.0, help="exit 1 below this kill ratio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     functions = set(args.functions.split(",")) if args.functions else None
-    results = list(run(args.module, shlex.split(args.tests), functions, args.timeout))
+    results = list(run(args.module, shlex.split(args.tests), functions, args.timeout, args.sample, args.seed,
+                       {int(i) for i in args.only.split(",")} if args.only else None))
     killed = sum(r["outcome"] != "survived" for r in results)
     summary = {"module": args.module, "tests": args.tests, "functions": sorted(functions or []),
+               "sample": args.sample, "seed": args.seed, "all_mutants": len(list_mutants(
+                   (ROOT / args.module).read_text(encoding="utf-8"), functions)),
                "mutants": len(results), "killed": killed, "survived": len(results) - killed,
                "kill_ratio": round(killed / len(results), 4) if results else None,
                "survivors": [r for r in results if r["outcome"] == "survived"]}
