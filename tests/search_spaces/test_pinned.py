@@ -112,6 +112,8 @@ def _stage(**overrides):
         (lambda: MOBILENET_V2.with_input(resolution=True), r"^input: resolution must be a positive integer, got True$"),
         (lambda: HeadSpec(dropout=True), r"^head: dropout must be in \[0, 1\), got True$"),
         (lambda: HeadSpec(dropout=-0.5), r"^head: dropout must be in \[0, 1\), got -0.5$"),
+        (lambda: HeadSpec(dropout=1.0), r"^head: dropout must be in \[0, 1\), got 1.0$"),
+        (lambda: StageSpec(**_stage(se_ratio=1.01)), r"^stage: se_ratio must be in \[0, 1\], got 1.01$"),
         (lambda: HeadSpec(channels=100), r"^head: channels must be divisible by 8, got 100$"),
         (lambda: dataclasses.replace(MOBILENET_V2, stages=list(MOBILENET_V2.stages)),
          r"^stages: expected a tuple of StageSpec, got list$"),
@@ -128,6 +130,12 @@ def _stage(**overrides):
 def test_bad_values_are_rejected_with_the_field_named(make, message):
     with pytest.raises(ArchitectureError, match=message):
         make()
+
+
+def test_the_edges_of_the_ranges_are_accepted():
+    assert HeadSpec(dropout=0.0).dropout == 0.0 and HeadSpec(dropout=0.999).dropout == 0.999
+    assert StageSpec(**_stage(se_ratio=1.0)).se_ratio == 1.0 and StageSpec(**_stage(se_ratio=0)).se_ratio == 0
+    assert StemSpec(channels=8, kernel=1, stride=1).kernel == 1
 
 
 def test_the_smallest_input_the_stem_allows_is_accepted():
@@ -176,6 +184,9 @@ _TAIL = "-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10"
         ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls", r"^classes: expected 'cls<num_classes>', got 'cls'$"),
         ("in32x3x1-stem_c32_k3_s2_relu6" + _TAIL, r"^input: expected 'in<resolution>x<channels>', got 'in32x3x1'$"),
         (" \n ", r"^architecture string is empty$"),
+        ("in32x3-stem_c32_k3_s2_relu6-head_c64_relu6-cls10",
+         r"^architecture string needs input-stem-stage\(s\)-head-classes parts, got 'in32x3-stem_c32_k3_s2_relu6-head_c64"),
+        ("in32x3-stem_c32_k3_s2_relu6-cls10", r"^architecture string needs input-stem-stage\(s\)-head-classes parts"),
     ],
 )
 def test_strict_string_parsing(text, message):
