@@ -22,6 +22,8 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, get_all
 from optuna.trial import FrozenTrial
 
 from nas.record.errors import StudyError
+from nas.record.study import StudyAttributes
+from nas.record.trial_record import TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ def upload_trial_artifacts(store_url: str, trial: optuna.Trial | FrozenTrial,
 def trial_artifact_ids(study: optuna.Study, trial: FrozenTrial, artifacts: Mapping[str, str]) -> dict[str, str]:
     """Record name (``tflite_int8``) -> artifact id of the files uploaded for ``trial`` of ``study``."""
     by_filename = {meta.filename: meta.artifact_id for meta in get_all_artifact_meta(trial, storage=study._storage)}
-    return {name: by_filename[Path(path).name] for name, path in artifacts.items() if Path(path).name in by_filename}
+    return {name: by_filename[Path(path).name] for name, path in artifacts.items()
+            if name in UPLOADED_ARTIFACTS and Path(path).name in by_filename}
 
 
 def download_trial_artifact(store_url: str, study: optuna.Study, trial: FrozenTrial, artifacts: Mapping[str, str],
@@ -89,5 +92,26 @@ def download_trial_artifact(store_url: str, study: optuna.Study, trial: FrozenTr
     return dest
 
 
-__all__ = ["UPLOADED_ARTIFACTS", "artifact_store", "download_trial_artifact", "trial_artifact_ids",
-           "upload_trial_artifacts"]
+def study_artifact_store_url(study: optuna.Study) -> str | None:
+    """The ``artifact_store.url`` the search of ``study`` recorded in its config (None: trial folders only)."""
+    config = StudyAttributes.from_study(study).config or {}
+    return (config.get("artifact_store") or {}).get("url")
+
+
+def download_trial_files(study: optuna.Study, trial_number: int, dest_dir: Path) -> dict[str, Path]:
+    """Every uploaded artifact of trial ``trial_number`` into ``dest_dir`` (what ``nas export`` and
+    ``nas report`` on the head call): record name -> local file. The store is the one the study's
+    search recorded; a study without one raises :class:`StudyError` naming the trial folder instead."""
+    trial = study.get_trials(deepcopy=False)[trial_number]
+    record = TrialRecord.from_trial(trial)
+    store_url = study_artifact_store_url(study)
+    if store_url is None:
+        raise StudyError(f"study {study.study_name!r} has no artifact store (artifact_store.url); trial "
+                         f"{trial_number}'s files are on the machine that ran it: {dict(record.artifacts)}")
+    names = trial_artifact_ids(study, trial, record.artifacts)
+    return {name: download_trial_artifact(store_url, study, trial, record.artifacts, name,
+                                          Path(dest_dir) / Path(record.artifacts[name]).name) for name in names}
+
+
+__all__ = ["UPLOADED_ARTIFACTS", "artifact_store", "download_trial_artifact", "download_trial_files",
+           "study_artifact_store_url", "trial_artifact_ids", "upload_trial_artifacts"]

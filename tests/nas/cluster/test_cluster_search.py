@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 from nas.cli import main
 from nas.cli._search import execute, format_summary, resume_command
 from nas.config import ConfigError, load_config
-from nas.record.artifacts import download_trial_artifact
+from nas.record.artifacts import download_trial_artifact, download_trial_files
 from nas.record.storage import driver_url, storage_from_url
 from nas.record.study import count_done, open_study
 from nas.record.trial_record import TrialRecord, TrialStatus
@@ -145,6 +145,9 @@ def test_artifacts_are_readable_from_the_head(tiny_cluster_search, tmp_path):
         keras = download_trial_artifact(config.artifact_store.url, study, trial, record.artifacts, "keras_model",
                                         tmp_path / f"{trial.number}.keras")
         assert keras.read_bytes() == b"keras:" + record.architecture.encode()
+        # the one call for nas export / report: the store is the one the study recorded
+        files = download_trial_files(study, trial.number, tmp_path / str(trial.number))
+        assert set(files) == {"tflite_int8", "keras_model"} and files["tflite_int8"].read_bytes() == expected
 
 
 def test_the_password_is_stored_printed_and_pickled_nowhere(tiny_cluster_search, postgres):
