@@ -9,7 +9,6 @@ three objective names. Tests of this module share one cluster; the node-killing 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import logging
@@ -234,9 +233,9 @@ def test_killing_the_second_node_mid_trial_loses_and_duplicates_nothing(ray_clus
                     .get_trials(states=(TrialState.RUNNING,))
             except KeyError:  # the study does not exist yet
                 running = []
-            seen.extend(str((TrialRecord.from_trial(t).worker or _NoWorker).ray_node_id) for t in running)
-            if any((TrialRecord.from_trial(t).worker or _NoWorker).ray_node_id == worker_node.node_id
-                   for t in running):
+            nodes = [getattr(TrialRecord.from_trial(t).worker, "ray_node_id", None) for t in running]
+            seen.extend(map(str, nodes))
+            if worker_node.node_id in nodes:
                 cluster.remove_node(worker_node, allow_graceful=False)
                 killed.set()
                 return
@@ -268,7 +267,3 @@ def test_killing_the_second_node_mid_trial_loses_and_duplicates_nothing(ray_clus
     assert len(ray_ids) == len(set(ray_ids))
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
-
-@dataclasses.dataclass(frozen=True)
-class _NoWorker:
-    ray_node_id = None
