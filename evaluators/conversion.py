@@ -28,6 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -146,12 +150,39 @@ def _quiet_absl() -> Iterator[None]:
         absl_logger.setLevel(level)
 
 
+# What the converter's C++ quantizer (tensorflow/compiler/mlir/lite/quantization/lite/quantize_model.cc)
+# prints to file descriptor 2 on every quantized conversion: a settings echo, not a diagnostic.
+_CONVERTER_NOISE = re.compile(r"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \S+, "
+                              r"output_inference_type: \S+$")
+
+
+@contextlib.contextmanager
+def _filtered_stderr() -> Iterator[None]:
+    """Capture file descriptor 2 (C++ code writes there, past ``sys.stderr``) while the converter runs,
+    then write back every captured line except :data:`_CONVERTER_NOISE`: real errors still show."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not _CONVERTER_NOISE.match(line.strip()))
+            if kept:
+                os.write(2, kept.encode())
+
+
 def _run_converter(tf: Any, model: Any, fmt: str, images: np.ndarray | None) -> tuple[bytes, str]:
     shape = _input_shape(model)
     errors = []
     for fast in (True, False):
         try:
-            with _quiet_absl(), warnings.catch_warnings():
+            with _quiet_absl(), warnings.catch_warnings(), _filtered_stderr():
                 warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
                 converter = _make_converter(tf, model, shape, fast)
                 _configure(tf, converter, fmt, images)

@@ -178,12 +178,22 @@ class _DivergenceGuard:
 def compile_for_training(
     model: Any, cfg: TrainConfig, steps_per_epoch: int, epochs: int, *, lr: float | None = None
 ) -> None:
-    """Compile with the configured optimizer, smoothed cross-entropy and accuracy."""
+    """Compile with the configured optimizer, smoothed cross-entropy and accuracy.
+
+    The optimizer's slot variables are created here (``optimizer.build``), not inside the first
+    training step: a ``tf.function`` whose first call creates variables is traced twice (TensorFlow
+    guide "Better performance with tf.function", variable creation), and tf_keras' train step
+    creates them on its first ``apply_gradients``. Built beforehand, the train step is traced once:
+    the same zero-initialised variables and the same updates, a single trace instead of two
+    (MobileNetV2 0.35 at 32 px: 10 s of CPU for the first batch instead of 13-20 s; docs/search_steps.md).
+    """
     from search_spaces.keras_backend import keras
 
     num_classes = int(model.output_shape[-1])
+    optimizer = make_optimizer(cfg, steps_per_epoch, epochs, lr=lr)
+    optimizer.build(model.trainable_variables)
     model.compile(
-        optimizer=make_optimizer(cfg, steps_per_epoch, epochs, lr=lr),
+        optimizer=optimizer,
         loss=smoothed_sparse_crossentropy(num_classes, cfg.label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )

@@ -75,3 +75,19 @@ def test_conversion_errors_name_the_problem(trained: Any) -> None:
         convert(model, "int8", calibration=np.zeros((4, 8, 8, 1), np.float32))
     with pytest.raises(ConversionError, match="calibration must be"):
         convert(model, "int8", calibration="noise")
+
+
+def test_converter_settings_line_is_silenced_real_errors_kept(trained: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from evaluators.conversion import _filtered_stderr
+
+    model, _ = trained
+    capfd.readouterr()
+    convert(model, "int8", calibration="random", calibration_samples=4)
+    assert "fully_quantize" not in capfd.readouterr().err  # the C++ quantizer's line on every int8 conversion
+    with _filtered_stderr():
+        os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type: INT8\n")
+        os.write(2, b"error: 'tfl.conv_2d' op is neither a custom op nor a flex op\n")
+    err = capfd.readouterr().err
+    assert "fully_quantize" not in err and "error: 'tfl.conv_2d' op is neither a custom op nor a flex op\n" in err

@@ -22,6 +22,14 @@ def test_short_training_learns_and_reports(trained: Any) -> None:
     assert result.val_accuracy > 0.8 and result.seconds > 0
 
 
+def test_train_step_is_traced_once(trained: Any) -> None:
+    # The optimizer's variables exist before the first step, so fit traces its train step once, not
+    # twice (a tf.function that creates variables on its first call is traced again); issue 14.
+    model, _ = trained
+    assert model.train_function.experimental_get_tracing_count() == 1
+    assert len(model.optimizer.variables) == 1 + 2 * len(model.trainable_variables)  # iterations + Adam m, v
+
+
 def test_warmup_then_cosine_schedule() -> None:
     cfg = TrainConfig(epochs=4, lr=0.1, warmup_epochs=1, min_lr_fraction=0.0)
     schedule = make_schedule(cfg, 10, 4)
