@@ -9,6 +9,7 @@ three objective names. Tests of this module share one cluster; the node-killing 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -185,6 +186,21 @@ def test_optuna_dashboard_serves_the_study_with_the_objective_names(tiny_cluster
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_same_search_resumes_on_the_cluster(tiny_cluster_search):
+    """Run again with a larger budget (after the tests above read the first run): Ray Tune's last
+    experiment is restored from the head and one new trial tops the study up; nothing repeats."""
+    config = tiny_cluster_search["config"]
+    bigger = dataclasses.replace(config, strategy=dataclasses.replace(config.strategy, n_trials=5))
+    summary = run_search(bigger, evaluator=ClusterFakeEvaluator(), progress="quiet")
+    assert summary.complete and summary.n_done == 5 and summary.new_trials == 1
+    trials = open_study("cluster", config.storage_url).get_trials()
+    assert len(trials) == 5 and count_done(trials) == 5
+    records = [TrialRecord.from_trial(t) for t in trials]
+    assert sum(r.ray_trial_id.startswith("search-1/") for r in records) == 1
+    fresh = [r.architecture for r in records if r.reused_from is None]
+    assert len(fresh) == len(set(fresh))
 
 
 def _get_json(url: str, server: subprocess.Popen, timeout_s: float = 30.0) -> dict:
