@@ -75,3 +75,75 @@ def test_int8_accuracy_is_the_float_accuracy_within_the_margin(held_out) -> None
     assert accuracy["float32"].accuracy >= 0.85  # the fixture model is a working classifier
     assert abs(accuracy["int8"].accuracy - accuracy["float32"].accuracy) <= MAX_ACCURACY_GAP
     assert accuracy["int8"].batched and accuracy["int8"].num_samples == HELD_OUT
+
+
+class _Spy:
+    """The classifier's interpreter, counting resizes; can fail one allocation or cut the output rows."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.resizes, self.fail_allocations, self.rows = inner, 0, 0, None
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def resize_tensor_input(self, *args, **kwargs):
+        self.resizes += 1
+        return self.inner.resize_tensor_input(*args, **kwargs)
+
+    def allocate_tensors(self):
+        if self.fail_allocations:
+            self.fail_allocations -= 1
+            raise RuntimeError("simulated allocation failure")
+        return self.inner.allocate_tensors()
+
+    def get_tensor(self, index):
+        tensor = self.inner.get_tensor(index)
+        return tensor if self.rows is None else tensor[: self.rows]
+
+
+def _spied() -> tuple[TFLiteClassifier, _Spy]:
+    classifier = TFLiteClassifier(FIXTURE / "int8.tflite", num_threads=1)
+    spy = _Spy(classifier._interpreter)
+    classifier._interpreter = spy
+    return classifier, spy
+
+
+def test_resizing_is_done_once_per_batch_size_and_recorded(held_out) -> None:
+    x, _ = held_out
+    classifier, spy = _spied()
+    reference = classifier.predict(x[:7])
+    assert spy.resizes == 1 and classifier.batch_size == 7
+    assert classifier._input["shape"][0] == 7 and classifier._output["shape"][0] == 7
+    np.testing.assert_array_equal(classifier.predict(x[:7]), reference)
+    assert spy.resizes == 1  # same batch: no second resize
+    classifier.predict(x[:1], batched=False)
+    assert spy.resizes == 2 and classifier.batch_size == 1 and classifier._input["shape"][0] == 1
+
+
+def test_a_failed_allocation_is_retried_on_the_next_call(held_out) -> None:
+    x, _ = held_out
+    classifier, spy = _spied()
+    expected = TFLiteClassifier(FIXTURE / "int8.tflite", num_threads=1).predict(x[:3])
+    spy.fail_allocations = 1
+    with pytest.raises(RuntimeError, match="^simulated allocation failure$"):
+        classifier.predict(x[:3])  # resized to 3, not allocated, batch_size still 1
+    np.testing.assert_array_equal(classifier.predict(x[:3]), expected)
+    assert expected.shape == (3, 10) and classifier.batch_size == 3
+
+
+def test_bad_inputs_and_outputs_are_metrics_errors(held_out) -> None:
+    from evaluators.errors import MetricsError
+
+    x, _ = held_out
+    classifier, spy = _spied()
+    with pytest.raises(MetricsError, match=r"^images have shape \(4, 4, 1\), the model expects \(8, 8, 1\)$"):
+        classifier.predict(np.zeros((2, 4, 4, 1), np.float32))
+    with pytest.raises(MetricsError, match=r"^images have shape \(8, 8\), the model expects \(8, 8, 1\)$"):
+        classifier.predict(np.zeros((2, 8, 8), np.float32), batched=False)
+    spy.rows = 1
+    with pytest.raises(MetricsError, match="^batched output has 1 rows for 2 images$"):
+        classifier.predict(x[:2])
+    spy.rows = None
+    classifier._input = dict(classifier._input, quantization=(0.0, 0))
+    with pytest.raises(MetricsError, match="^model input: tensor is int8 but carries no quantization parameters$"):
+        classifier.predict(x[:2])
