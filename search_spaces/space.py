@@ -50,6 +50,14 @@ DEFAULT_SPACE_PATH = Path(__file__).with_name("default.yaml")
 
 _STAGE_CHOICE_KEYS = ("block", "expansion", "kernel", "width", "depth", "se_ratio", "activation")
 _STAGE_KEYS = ("channels", "stride", *_STAGE_CHOICE_KEYS)
+# What each numeric stage choice accepts, named in the one-line error of a bad value.
+_ALLOWED_TEXT = {
+    "kernel": "odd positive integers, e.g. 3, 5, 7",
+    "expansion": "positive integers, e.g. 1, 3, 4, 6",
+    "depth": "positive integers (repeats), e.g. 1, 2, 3",
+    "width": "numbers > 0, e.g. 0.75, 1.0, 1.25",
+    "se_ratio": "numbers in [0, 1], e.g. 0.0, 0.25",
+}
 _TOP_KEYS = ("name", "input", "resolution", "width", "stem", "head", "stages")
 _INPUT_KEYS = ("channels", "num_classes")
 _STEM_KEYS = ("channels", "kernel", "stride", "activation")
@@ -445,7 +453,8 @@ def _validate_space(space: SearchSpace) -> None:
         raise SearchSpaceError("resolution and width need at least one value each")
     for width in space.width:
         if not isinstance(width, float) or width <= 0:
-            raise SearchSpaceError(f"width: values must be positive floats, got {width!r}")
+            raise SearchSpaceError(f"width: values must be positive floats, got {width!r}; "
+                                   "allowed: numbers > 0, e.g. 0.35, 0.5, 1.0")
     allowed = {"block": BLOCK_TYPES, "activation": ACTIVATIONS}
     for index, stage in enumerate(space.stages, start=1):
         where = f"stages[{index}]"
@@ -462,7 +471,8 @@ def _validate_space(space: SearchSpace) -> None:
                     )
         for value in stage.width:
             if not isinstance(value, float) or value <= 0:
-                raise SearchSpaceError(f"{where}.width: values must be positive, got {value!r}")
+                raise SearchSpaceError(f"{where}.width: values must be positive, got {value!r}; "
+                                       f"allowed: {_ALLOWED_TEXT['width']}")
         for key in _STAGE_CHOICE_KEYS:
             for value in getattr(stage, key):
                 try:
@@ -471,6 +481,7 @@ def _validate_space(space: SearchSpace) -> None:
                     detail = str(error).split(": ", 1)[-1]
                     raise SearchSpaceError(
                         f"{where}.{key}: {value!r} is not allowed ({detail})"
+                        + (f"; allowed: {_ALLOWED_TEXT[key]}" if key in _ALLOWED_TEXT else "")
                     ) from None
     for resolution in space.resolution:
         try:

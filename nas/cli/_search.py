@@ -30,12 +30,13 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
     from nas.strategies import run_search
     from nas.trial.protocol import FatalSearchError
 
-    if resume:
-        try:
+    try:
+        check_study_file(config.storage_url)  # a damaged study stops here, before the dataset loads
+        if resume:
             open_study(config.study.name, config.study.storage, config.study.runs_dir)
-        except StudyError as exc:
-            print(f"nas search: nothing to resume: {exc}", file=sys.stderr)
-            return 2
+    except StudyError as exc:
+        print(f"nas search: {'nothing to resume: ' if resume else ''}{exc}", file=sys.stderr)
+        return 2
     mode = "json" if json_output else "quiet" if quiet else "bar"
     try:
         summary = run_search(config, progress=mode)
@@ -43,10 +44,10 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
         print(f"nas search: invalid config: {exc}", file=sys.stderr)
         return 2
     except (FatalSearchError, StudyError) as exc:
-        print(f"nas search: stopped: {exc}\nresume with: {resume_hint}", file=sys.stderr)
+        print(f"nas search: stopped: {exc}{_resume_line(config, resume_hint)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\nnas search: interrupted\nresume with: {resume_hint}", file=sys.stderr)
+        print(f"\nnas search: interrupted{_resume_line(config, resume_hint)}", file=sys.stderr)
         return 130
     if json_output:
         print(json.dumps({"event": "summary", **summary.to_dict()}), flush=True)
@@ -56,6 +57,41 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
         print(f"nas search: incomplete: {'; '.join(summary.problems)}\nresume with: {resume_hint}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_study_file(url: str) -> None:
+    """Raise ``StudyError`` when the study's SQLite file exists and is damaged (nothing is written)."""
+    from pathlib import Path
+
+    from nas.record.storage import SQLITE_PREFIX, check_sqlite_file
+
+    if url.startswith(SQLITE_PREFIX):
+        check_sqlite_file(Path(url[len(SQLITE_PREFIX):]))
+
+
+def has_study(config) -> bool:
+    """Whether the storage of ``config`` holds its study with at least one trial (something to resume);
+    a missing SQLite or journal file is not created by asking."""
+    from pathlib import Path
+
+    from nas.record.storage import JOURNAL_PREFIX, SQLITE_PREFIX, _journal_path, is_file_storage
+    from nas.record.study import StudyError, open_study
+
+    url = config.storage_url
+    if is_file_storage(url):
+        path = (Path(url[len(SQLITE_PREFIX):]) if url.startswith(SQLITE_PREFIX)
+                else _journal_path(url) if url.startswith(JOURNAL_PREFIX) else Path(url))
+        if not path.is_file():
+            return False
+    try:
+        study = open_study(config.study.name, url)
+    except StudyError:
+        return False
+    return bool(study.get_trials(deepcopy=False))
+
+
+def _resume_line(config, resume_hint: str) -> str:
+    return f"\nresume with: {resume_hint}" if has_study(config) else ""
 
 
 def format_summary(summary) -> str:

@@ -61,6 +61,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     strategy = _strategy(_section(tree, "strategy"), objectives)
     reference = _string("reference.baseline", _fields("reference", _section(tree, "reference"), "baseline")[0],
                         optional=True)
+    _check_baseline(reference)
     profiler = _profiler(profiler_values)
     profiler_values["urls"] = list(profiler.urls)  # the stored form: a list, whatever was given
     backend = _backend(_section(tree, "backend"), strategy)
@@ -126,7 +127,28 @@ def _search_space(values: Mapping[str, Any]) -> tuple[str, tuple[int, ...] | Non
         resolutions = tuple(_number("search_space.resolutions", size, integer=True, minimum=8) for size in resolutions)
     if channels is not None and channels not in (1, 3):
         raise ConfigError(f"search_space.channels: {channels!r} is not one of 1, 3, null")
+    _check_space(source, resolutions, channels)
     return source, resolutions, channels
+
+
+def _check_baseline(name: str | None) -> None:
+    """An unknown ``reference.baseline`` stops the search before the dataset loads."""
+    from search_spaces.baselines import BASELINES
+
+    if name and name not in BASELINES:
+        raise ConfigError(f"reference.baseline: unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+
+
+def _check_space(source: str, resolutions: tuple[int, ...] | None, channels: int | None) -> None:
+    """Load the space now, so a bad file stops the search before the dataset loads."""
+    from search_spaces.space import SearchSpace, SearchSpaceError
+
+    try:
+        space = SearchSpace.default() if source == "default" else SearchSpace.from_yaml(Path(source))
+        space.with_input(resolutions=resolutions, channels=channels)
+    except SearchSpaceError as exc:
+        where = "search_space.resolutions" if source == "default" else f"search_space.source {source}"
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _dataset(values: Mapping[str, Any]) -> DatasetConfig:

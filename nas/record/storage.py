@@ -20,10 +20,12 @@ PostgreSQL (a cluster's storage):
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import logging
 import os
+import sqlite3
 import warnings
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,8 @@ _RDB_ARGS = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 # SQLAlchemy dialects of PostgreSQL, in order of preference, and the module each needs.
 POSTGRES_DRIVERS = (("postgresql+psycopg2", "psycopg2"), ("postgresql+psycopg", "psycopg"))
+# SQLite files that passed check_sqlite_file, as (path, size, mtime): each version is checked once.
+_CHECKED_FILES: set[tuple[str, int, int]] = set()
 
 
 def default_storage_url(runs_dir: str | Path, study_name: str) -> str:
@@ -83,8 +87,13 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
             "or postgresql://user@host/db"
         )
     if url.startswith(SQLITE_PREFIX):
-        Path(url[len(SQLITE_PREFIX):]).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        path = Path(url[len(SQLITE_PREFIX):])
+        check_sqlite_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except sqlalchemy.exc.DatabaseError as exc:
+            raise damaged_file_error(path, exc) from None
     # Optuna 4.9 renamed the callback argument; both name the same hook.
     callback_arg = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in _RDB_ARGS
                     else "failed_trial_callback")
@@ -102,6 +111,42 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
     except sqlalchemy.exc.OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StudyError(f"storage {redact_url(url)}: cannot connect: {reason}") from None
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise :class:`StudyError` if the SQLite file at ``path`` exists and is damaged (truncated, overwritten).
+
+    SQLite's ``PRAGMA quick_check`` (https://sqlite.org/pragma.html#pragma_quick_check) reads every
+    page read-only, so a damaged study is named before Optuna or SQLAlchemy touch it; checked once
+    per file version (size and modification time) in a process.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return  # a new study: nothing to check
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if stat.st_size == 0 or key in _CHECKED_FILES:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                               timeout=SQLITE_LOCK_TIMEOUT_S)) as db:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            return  # a writer holds it; Optuna waits for the lock itself
+        raise damaged_file_error(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        raise damaged_file_error(path, exc) from None
+    if rows != [("ok",)]:
+        raise damaged_file_error(path, "; ".join(str(row[0]) for row in rows[:3]))
+    _CHECKED_FILES.add(key)
+
+
+def damaged_file_error(path: Path, reason: Any) -> StudyError:
+    """The one-line error of a damaged study file: which file, that it is damaged, that nothing was written."""
+    text = str(getattr(reason, "orig", None) or reason).strip().splitlines()[0]
+    return StudyError(f"study file {path} is damaged ({text}); nothing was written to it. "
+                      "Restore it from a copy, or move it away to start a new study")
 
 
 def driver_url(url: str) -> str:
@@ -207,6 +252,8 @@ __all__ = [
     "PASSWORD_ENV",
     "PASSWORD_FILE_ENV",
     "absolute_storage_url",
+    "check_sqlite_file",
+    "damaged_file_error",
     "default_storage_url",
     "driver_url",
     "is_file_storage",
