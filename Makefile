@@ -37,13 +37,14 @@ wheel: $(PY)
 
 # The oldest versions pyproject.toml allows for Optuna and Ray (lower-bounds.txt), in a fresh venv,
 # against the strategy suite. Not part of `test` (a second install of the test extra: minutes).
+# RAY_ADDRESS=local: start Ray here even when another Ray instance runs on this machine.
 LB_VENV := .cache/lower-bounds-venv
 check-lower-bounds: $(PY)
 	rm -rf $(LB_VENV)
 	$(PYTHON) -m venv --without-pip $(LB_VENV)
 	$(PY) -m pip --python $(LB_VENV)/bin/python install -q --constraint lower-bounds.txt -e ".[test]"
 	$(PY) -m pip --python $(LB_VENV)/bin/python list --format=freeze | grep -iE '^(optuna|ray)=='
-	$(LB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nas/strategies/test_strategy_suite.py
+	RAY_ADDRESS=local $(LB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nas/strategies/test_strategy_suite.py
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info
