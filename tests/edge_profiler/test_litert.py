@@ -71,3 +71,23 @@ def test_interpreter_from_bytes_or_path_with_or_without_xnnpack(tiny_model_path:
         outputs.append(dequantize(interpreter.get_tensor(output["index"]), output))
     np.testing.assert_array_equal(outputs[0], outputs[1])
     assert outputs[0].shape == (1, 10) and abs(float(outputs[0].sum()) - 1.0) < 0.05  # softmax scores
+
+
+@pytest.mark.parametrize("detail", [{"dtype": np.int8}, {"dtype": np.int8, "quantization": None},
+                                    {"dtype": np.int8, "quantization": ()}])
+def test_an_integer_tensor_without_quantization_parameters(detail: dict) -> None:
+    assert not litert.is_quantized(detail)
+    raw = np.array([3, -4], dtype=np.int8)
+    got = dequantize(raw, detail)
+    assert got.dtype == np.float32 and got.tolist() == [3.0, -4.0]
+    with pytest.raises(QuantizationError, match="^tensor is int8 but carries no quantization parameters$"):
+        quantize(np.zeros(2), detail)
+
+
+def test_a_zero_zero_point_is_still_quantized() -> None:
+    symmetric = {"dtype": np.int8, "quantization": (0.5, 0)}
+    assert litert.is_quantized(symmetric) and not litert.is_quantized({"dtype": np.float32, "quantization": (0.5, 0)})
+    assert dequantize([10, -3], symmetric).tolist() == [5.0, -1.5]  # a list is accepted too
+    assert dequantize(np.array([[-128, 127]], np.int8), {"dtype": np.int8, "quantization": (0.25, -128)}).tolist() == [
+        [0.0, 63.75]]
+    assert quantize([0.0, 0.26], symmetric).tolist() == [0, 1]
