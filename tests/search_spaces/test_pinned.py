@@ -152,6 +152,11 @@ def test_skip_all_needs_stride_1_and_equal_channels_in_the_first_block():
     for bad in (ok.replace("s1_e1_c16_skipall", "s2_e1_c16_skipall"), ok.replace("e1_c16_skipall", "e1_c24_skipall")):
         with pytest.raises(ArchitectureError, match=r"^stage 1: skip='all' is impossible"):
             Architecture.from_string(bad)
+    # a later stage compares with the stage before it, not with the stem
+    later = "in32x3-stem_c16_k3_s2_relu6-ir_r1_k3_s1_e1_c24_relu6-ir_r2_k3_s1_e1_c{}_skipall_relu6-head_c64_relu6-cls10"
+    assert Architecture.from_string(later.format(24)).stages[1].skip == "all"
+    with pytest.raises(ArchitectureError, match=r"^stage 2: skip='all' is impossible, the first block goes from 24 to 16 "):
+        Architecture.from_string(later.format(16))
 
 
 _TAIL = "-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10"
