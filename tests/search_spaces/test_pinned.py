@@ -132,6 +132,13 @@ def test_bad_values_are_rejected_with_the_field_named(make, message):
         make()
 
 
+def test_spec_defaults_are_mobilenet_v2s():
+    assert StemSpec() == StemSpec(channels=32, kernel=3, stride=2, activation="relu6")
+    assert HeadSpec() == HeadSpec(channels=1280, dropout=0.0, activation="relu6")
+    stage = StageSpec(block="mbconv", expansion=6, kernel=3, channels=24, repeats=2, stride=2)
+    assert (stage.se_ratio, stage.activation, stage.skip) == (0.0, "relu6", "auto")
+
+
 def test_the_edges_of_the_ranges_are_accepted():
     assert HeadSpec(dropout=0.0).dropout == 0.0 and HeadSpec(dropout=0.999).dropout == 0.999
     assert StageSpec(**_stage(se_ratio=1.0)).se_ratio == 1.0 and StageSpec(**_stage(se_ratio=0)).se_ratio == 0
@@ -189,6 +196,8 @@ _TAIL = "-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10"
         ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls", r"^classes: expected 'cls<num_classes>', got 'cls'$"),
         ("in32x3x1-stem_c32_k3_s2_relu6" + _TAIL, r"^input: expected 'in<resolution>x<channels>', got 'in32x3x1'$"),
         (" \n ", r"^architecture string is empty$"),
+        ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_e1_c16_x9_relu6-head_c64_relu6-cls10",
+         r"^stage 1: unknown token\(s\) \['x9'\] in 'ir_r1_k3_s1_e1_c16_x9_relu6'$"),
         ("in32x3-stem_c32_k3_s2_relu6-xx_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10",
          r"^stage 1: unknown block type 'xx' in 'xx_r1_k3_s1_e1_c16_relu6'; expected one of ir \(mbconv\), er \(fused_mbconv\)$"),
         ("in32x3-stem_c32_k3_s2_relu6-head_c64_relu6-cls10",
