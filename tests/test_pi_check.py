@@ -54,6 +54,7 @@ def _record(*, control_applied: bool, tensorflow: bool = False) -> dict:
                   "bench": result, "serve": {"result": result}},
         "compare": {"ref": {"bit_identical": False}, "xnn": {"bit_identical": True}},
         "control": {"xnnpack_applied": control_applied},
+        "memory": {"guest_rlimit_ignored": True, "cap_enforced": True},
     }
 
 

@@ -209,6 +209,12 @@ class Guest:
             raise RuntimeError(f"guest command failed ({done.returncode}): {script}\n{done.stderr[-3000:]}")
         return done.stdout
 
+    def status(self, script: str, *, timeout_s: float = 600) -> int:
+        """The exit status of ``script`` (negative: killed by that signal)."""
+        logger.info("guest$ %s", script)
+        return subprocess.run(self.command(script), capture_output=True, timeout=timeout_s,
+                              preexec_fn=self._enter, check=False).returncode
+
     def start(self, script: str, log: Path) -> subprocess.Popen:
         logger.info("guest& %s", script)
         with log.open("w") as handle:
@@ -330,6 +336,16 @@ def guest_checks(guest: Guest, wheel: Path, logs: Path) -> dict[str, object]:
     return record
 
 
+def memory_checks(guest: Guest) -> dict[str, object]:
+    """Why the cap is set from outside: a guest ``setrlimit(RLIMIT_AS)`` of 256 MB does not stop a
+    512 MB allocation under qemu-user; a guest allocating 512 MB more than the cap is killed."""
+    touch = "python3 -c \"import resource; {limit}b = b'x' * ({mb} << 20)\""
+    rlimit = guest.status(touch.format(limit="resource.setrlimit(resource.RLIMIT_AS, (256 << 20,) * 2); ", mb=512))
+    over = guest.status(touch.format(limit="", mb=guest.limit_mb + 512))
+    return {"rlimit_as_256mb_then_512mb_exit": rlimit, "cap_plus_512mb_exit": over,
+            "guest_rlimit_ignored": rlimit == 0, "cap_enforced": over != 0}
+
+
 def control_without_cpu_view(guest: Guest) -> dict[str, object]:
     """The same bench with the host's (x86) /proc/cpuinfo and no /sys CPU tree: XNNPACK stays off."""
     shutil.rmtree(guest.rootfs / "sys/devices/system/cpu", ignore_errors=True)
@@ -355,6 +371,8 @@ def checks_of(record: dict[str, object]) -> dict[str, bool]:
         "every tensor, XNNPACK: bit-identical to x86": compare["xnn"]["bit_identical"]
         and guest["tensors"]["xnnpack_delegate_nodes"] > 0,
         "control, no CPU view: XNNPACK reported not applied": record["control"]["xnnpack_applied"] is False,
+        "memory: qemu-user ignores the guest's RLIMIT_AS, the outside cap holds":
+        record["memory"]["guest_rlimit_ignored"] and record["memory"]["cap_enforced"],
     }
 
 
@@ -397,6 +415,8 @@ def check() -> int:
             record["guest"] = guest_checks(guest, wheel, args.cache)
         record["compare"] = compare_tensors(work / "x86.npz", work / "arm64.npz", output_index(work))
         record["control"] = control_without_cpu_view(guest)
+        with guest_mounts(rootfs, None):
+            record["memory"] = memory_checks(guest)
     record["checks"] = checks_of(record)
     record["total_seconds"] = round(time.monotonic() - started, 1)
     (args.cache / "result.json").write_text(json.dumps(record, indent=2, default=str))
