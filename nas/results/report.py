@@ -1,8 +1,9 @@
 """A self-contained HTML report of a study, and a PNG of its Pareto chart.
 
 The HTML inlines plotly.js (``include_plotlyjs=True``), so it opens from disk with no server and no
-network. After the chart renders, a small script writes the number of drawn points per trace into
-``<pre id="render-check">`` so a headless browser can verify the page. The PNG is drawn with
+network. After the chart renders, a small script records the number of drawn points per trace in the
+chart wrapper's ``data-render-check`` attribute (JSON), so a headless browser can verify the page;
+an attribute is never shown, so the page has no test text in it. The PNG is drawn with
 matplotlib (Agg) for papers and READMEs.
 """
 
@@ -39,7 +40,7 @@ gd.querySelectorAll('g.trace.scatter').forEach(function (trace, i) {
   var name = (gd.data[i] && gd.data[i].name) || ('trace ' + i);
   counts[name] = trace.querySelectorAll('path.point').length;
 });
-document.getElementById('render-check').textContent =
+document.getElementById('pareto-wrap').dataset.renderCheck =
   JSON.stringify({rendered: true, points: counts, errors: window.reportErrors});
 """
 
@@ -57,7 +58,6 @@ td.text {{ text-align: left; font-family: monospace; }}
 tr.front td {{ background: #eef7ee; }}
 tr.reference td {{ background: #fff4e5; }}
 #pareto-wrap {{ height: 560px; max-width: 1100px; }}
-#render-check {{ color: #888; font-size: 0.7em; }}
 </style>
 <script>
 window.reportErrors = [];
@@ -74,8 +74,7 @@ window.addEventListener('error', function (e) {{ window.reportErrors.push(String
 <p>Int8 validation accuracy against median int8 latency; marker area grows with the int8 model size.
 Green markers are on the Pareto front of all objectives, grey ones violate a constraint; the dotted
 line is the accuracy-latency front. Hover a point for its architecture and metrics.</p>
-<pre id="render-check">not rendered</pre>
-<div id="pareto-wrap">{chart}</div>
+<div id="pareto-wrap" data-render-check="">{chart}</div>
 {summary}
 <h2>Comparison with reference architectures</h2>
 {comparison}

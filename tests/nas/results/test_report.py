@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -66,11 +67,48 @@ def _write_report(tmp_path: Path, points: list[ModelPoint], references: list[Mod
 
 
 def _render_check(dom: str) -> dict:
-    match = re.search(r'<pre id="render-check">([^<]*)</pre>', dom)
-    assert match, "render-check element missing from the DOM"
+    """The chart's post-render record: JSON in the invisible ``data-render-check`` attribute."""
+    match = re.search(r'<div id="pareto-wrap" data-render-check="([^"]*)"', dom)
+    assert match, "chart wrapper missing from the DOM"
     text = html.unescape(match.group(1))
-    assert text != "not rendered", "the chart's post-render script did not run"
+    assert text, "the chart's post-render script did not run"
     return json.loads(text)
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees outside the chart: every text node not in a script, style or the chart."""
+
+    _HIDDEN = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.chart_depth: int | None = None
+        self.blocks: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in {"meta", "br", "link", "input", "img", "hr", "path", "rect", "line", "circle"}:
+            return
+        self.stack.append(tag)
+        if dict(attrs).get("id") == "pareto-wrap" and self.chart_depth is None:
+            self.chart_depth = len(self.stack)
+
+    def handle_endtag(self, tag):
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+        if self.chart_depth is not None and len(self.stack) < self.chart_depth:
+            self.chart_depth = None
+
+    def handle_data(self, data):
+        if data.strip() and not self._HIDDEN & set(self.stack) and self.chart_depth is None:
+            self.blocks.append((self.stack[-1] if self.stack else "", data.strip()))
+
+
+def visible_text(dom: str) -> list[tuple[str, str]]:
+    parser = _VisibleText()
+    parser.feed(dom)
+    return parser.blocks
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
@@ -83,12 +121,17 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "x86_64" in text and "mobilenet_v2_1.0" in text and "dominated by" in text
 
 
-@needs_chromium
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    points, references = _points(9), _references()
-    page = _write_report(tmp_path, points, references)
+@pytest.fixture(scope="module")
+def rendered_page(tmp_path_factory) -> tuple[Path, str, list[str]]:
+    """The report of ``_points(9)`` and ``_references()`` rendered once in Chromium: (page, DOM, console)."""
+    page = _write_report(tmp_path_factory.mktemp("rendered"), _points(9), _references())
+    return (page, *browser.dump_dom(page))
 
-    dom, console = browser.dump_dom(page)
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(rendered_page, tmp_path: Path) -> None:
+    points, references = _points(9), _references()
+    page, dom, console = rendered_page
     assert console == [], f"console messages: {console}"
     check = _render_check(dom)
     assert check["errors"] == []
@@ -100,6 +143,22 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     shot = browser.screenshot(page, tmp_path / "shot.png")
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape[0] > 500 and pixels.std() > 10.0, "screenshot looks blank"
+
+
+@needs_chromium
+def test_rendered_page_has_no_stray_text(rendered_page) -> None:
+    """Issue 14: a raw JSON line ({"rendered":true,...}) showed under the chart. After rendering in
+    Chromium, every visible text outside the chart is prose, a heading or a table cell: no JSON, no
+    test hook, nothing outside the page's own elements."""
+    _, dom, _ = rendered_page
+    assert _render_check(dom)["rendered"] is True  # the hook ran, in an attribute
+    blocks = visible_text(dom)
+    assert blocks, "no visible text found"
+    stray = [(tag, text) for tag, text in blocks
+             if tag not in {"h1", "h2", "p", "small", "td", "th", "li", "b", "code", "strong", "em", "span", "a"}
+             or text.lstrip().startswith(("{", "[")) or "rendered" in text or "render-check" in text]
+    assert stray == [], f"stray text in the page: {stray[:5]}"
+    assert "<pre" not in dom
 
 
 def test_png_chart_is_not_blank(tmp_path: Path) -> None:
