@@ -47,3 +47,31 @@ def test_a_failed_demo_step_says_how_to_rerun_it(tmp_path, capsys) -> None:
     assert "nas compare: study 'constructed' has no stored search config" in captured.err
     assert (f"demo step failed (comparison with MobileNetV2); rerun it with: nas compare --study {name} "
             f"--runs-dir {runs} --widths 0.35,0.5,1.0") in captured.out
+
+
+def test_the_recap_speaks_of_the_exported_model_and_names_the_dominating_ones(tmp_path) -> None:
+    """Issue 14: the recap said "mobilenet_v2_1.0: not dominated" right after a table saying trials 1
+    and 4 dominate it; it meant "not by the exported model". Now it says so and names trials 1 and 4."""
+    from types import SimpleNamespace
+
+    from nas.cli._demo_results import recap_lines
+    from nas.record.points import OBJECTIVES, ModelPoint
+
+    def point(number, accuracy, latency, size, baseline=None):
+        return ModelPoint(label=f"trial {number}", architecture=f"arch{number}", accuracy=accuracy,
+                          latency_ms_p50=latency, size_bytes=size, trial_number=number, baseline=baseline)
+
+    exported = point(2, 0.80, 0.5, 50_000)           # the knee: fast, small, less accurate than MobileNetV2
+    points = [point(0, 0.90, 4.0, 900_000, baseline="mobilenet_v2_1.0"),
+              point(1, 0.92, 3.0, 400_000), exported, point(3, 0.60, 0.4, 40_000), point(4, 0.91, 2.0, 300_000)]
+    results = SimpleNamespace(folder=tmp_path, points=points, objectives=dict(OBJECTIVES))
+    [line] = recap_lines(exported, results)
+    assert line.startswith("mobilenet_v2_1.0 (trial 0) (90.0 %, 4.00 ms): the exported model does not dominate it; ")
+    assert "dominated by trial 1, trial 4 of the front" in line or "dominated by trial 4, trial 1 of the front" in line
+    assert line.endswith("the exported model is less accurate")
+    assert "not dominated" not in line
+
+    faster = point(5, 0.95, 1.0, 100_000)  # an exported model that beats it on every objective
+    results.points = [*points, faster]
+    [line] = recap_lines(faster, results)
+    assert "the exported model dominates it" in line and "the exported model is 4.00x faster" in line
