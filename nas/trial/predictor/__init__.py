@@ -1,0 +1,1 @@
+"""Per-device latency predictor (issue 15): kernels, calibration models, the fitted predictor."""

@@ -1,0 +1,208 @@
+"""A latency predictor for one device and one runtime setting, fitted on kernel and model samples.
+
+nn-Meter (Zhang et al., MobiSys 2021) sums per-kernel predictions. Kernels measured alone run with
+warm caches and without their neighbours' traffic, and here their sum was 40 % of a whole model's
+latency (see docs/latency_predictor.md), so the fit is joint: every sample, a single-kernel model or a
+whole calibration architecture, is a row ``latency = overhead + sum over its kernels of w . features``
+with the features of :func:`nas.trial.predictor.kernels.kernel_features`; the weights (one set per
+kernel kind and operator, non-negative) and the per-model overhead are fitted together by
+non-negative least squares on relative error (``scipy.optimize.nnls``, rows divided by the measured
+latency). The size of the int8 flatbuffer is fitted on the whole-model samples the same way
+(bytes ~ parameters + per-kernel overhead).
+
+The file is keyed (:class:`DeviceKey`) by what makes latencies comparable; :meth:`Predictor.check_key`
+refuses another device or setting naming the differing key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.trial.predictor.kernels import Kernel, kernel_features, kernels_of
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+UNSEEN_POLICIES = ("warn", "refuse")
+_OVERHEAD = "model:overhead"
+
+
+class PredictorError(ValueError):
+    """A predictor cannot be used: missing, unreadable, for another device or setting, unseen kernels."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceKey:
+    """What makes latencies comparable: device, runtime and version, threads, XNNPACK on/off."""
+
+    cpu_model: str
+    architecture: str
+    runtime: str
+    runtime_version: str
+    threads: int
+    use_xnnpack: bool
+
+    @classmethod
+    def from_result(cls, result: Mapping[str, Any]) -> DeviceKey:
+        """The key of a profiler result (``docs/interfaces.md`` schema)."""
+        device = result.get("device") or {}
+        runtime = result.get("runtime") or device.get("runtime") or {}
+        params = result.get("params") or {}
+        return cls(cpu_model=str(device.get("cpu_model") or device.get("machine_model") or "unknown"),
+                   architecture=str(device.get("architecture") or "unknown"),
+                   runtime=str(runtime.get("name") or "unknown"), runtime_version=str(runtime.get("version") or ""),
+                   threads=int(params.get("threads", 1)), use_xnnpack=bool(params.get("use_xnnpack", True)))
+
+    def differences(self, other: DeviceKey) -> list[str]:
+        """``key: this != other`` for every differing field."""
+        return [f"{f.name}: predictor {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
+                for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One measured calibration model: its kernels, p50 latency and int8 size."""
+
+    name: str
+    kernels: tuple[Kernel, ...]
+    latency_ms_p50: float
+    size_bytes: int
+    whole_model: bool
+    params: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kernels": [k.to_json() for k in self.kernels],
+                "latency_ms_p50": self.latency_ms_p50,
+                "size_bytes": self.size_bytes, "whole_model": self.whole_model, "params": self.params}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sample:
+        return cls(str(data["name"]), tuple(Kernel.from_json(k) for k in data["kernels"]),
+                   float(data["latency_ms_p50"]),
+                   int(data["size_bytes"]), bool(data["whole_model"]), int(data.get("params", 0)))
+
+
+def _row(kernels: Sequence[Kernel]) -> dict[str, float]:
+    row: dict[str, float] = {_OVERHEAD: 1.0}
+    for kernel in kernels:
+        for name, value in kernel_features(kernel).items():
+            row[name] = row.get(name, 0.0) + value
+    return row
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    latency_ms_p50: float
+    unseen: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+    """Fitted weights (ms per unit of each feature), the device key and the features' seen ranges."""
+
+    key: DeviceKey
+    weights: Mapping[str, float]
+    size_per_param: float = 1.0
+    size_per_kernel: float = 0.0
+    size_overhead_bytes: float = 0.0
+    samples: int = 0
+    scale: float = 1.0  # drift correction applied after a verify-refit (1.0 = as calibrated)
+
+    def predict_kernels(self, kernels: Sequence[Kernel], *, unseen: str = "warn") -> Prediction:
+        row = _row(kernels)
+        missing = tuple(sorted(name for name, value in row.items() if value and name not in self.weights))
+        if missing and unseen == "refuse":
+            raise PredictorError(f"kernels never seen in calibration: {', '.join(missing)}")
+        if missing:
+            logger.warning("kernels never seen in calibration, predicted without them: %s", ", ".join(missing))
+        total = sum(self.weights.get(name, 0.0) * value for name, value in row.items())
+        return Prediction(float(total * self.scale), missing)
+
+    def predict(self, arch: Any, *, unseen: str = "warn") -> Prediction:
+        """Predicted p50 latency (ms) of the int8 model of ``arch`` (an ``Architecture``)."""
+        return self.predict_kernels(kernels_of(arch), unseen=unseen)
+
+    def predict_size_bytes(self, arch: Any) -> int:
+        """Fitted int8 flatbuffer size: parameters (1 byte each) + per-kernel and per-model overhead."""
+        from search_spaces import arch_cost
+
+        params = arch_cost(arch).params
+        return int(round(self.size_per_param * params + self.size_per_kernel * len(kernels_of(arch))
+                         + self.size_overhead_bytes))
+
+    def check_key(self, key: DeviceKey) -> None:
+        """Refuse a device or setting other than the calibrated one, naming what differs."""
+        differences = self.key.differences(key)
+        if differences:
+            raise PredictorError("predictor was calibrated for another device or setting: " + "; ".join(differences))
+
+    def with_scale(self, scale: float) -> Predictor:
+        return dataclasses.replace(self, scale=float(scale))
+
+    # ----- file form ----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["weights"] = dict(self.weights)
+        data["format_version"] = FORMAT_VERSION
+        return data
+
+    def save(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True))
+        tmp.replace(target)
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        source = Path(path)
+        if not source.is_file():
+            raise PredictorError(f"no latency predictor at {source}: run `nas latency calibrate` first")
+        try:
+            data = json.loads(source.read_text())
+            if data.pop("format_version", None) != FORMAT_VERSION:
+                raise ValueError(f"format_version is not {FORMAT_VERSION}")
+            data["key"] = DeviceKey(**data["key"])
+            return cls(**data)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PredictorError(f"{source} is not a latency predictor: {exc}") from None
+
+
+def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
+    """Joint non-negative least squares on relative error over kernel and whole-model samples."""
+    from scipy.optimize import nnls
+
+    if not samples:
+        raise PredictorError("no calibration samples to fit")
+    rows = [_row(s.kernels) for s in samples]
+    names = sorted({name for row in rows for name in row})
+    y = np.array([s.latency_ms_p50 for s in samples])
+    scale = np.array([np.mean([row.get(n, 0.0) for row in rows if row.get(n)]) or 1.0 for n in names])
+    design = np.array([[row.get(n, 0.0) for n in names] for row in rows]) / scale
+    weights, _ = nnls(design / y[:, None], np.ones_like(y), maxiter=50 * len(names))
+    fitted = {n: float(w / s) for n, w, s in zip(names, weights, scale)}
+    size = _fit_size([s for s in samples if s.whole_model])
+    return Predictor(key=key, weights=fitted, samples=len(samples), **size)
+
+
+def _fit_size(models: Sequence[Sample]) -> dict[str, float]:
+    if len(models) < 3:
+        return {"size_per_param": 1.0, "size_per_kernel": 0.0, "size_overhead_bytes": 0.0}
+    design = np.array([[m.params, len(m.kernels), 1.0] for m in models], dtype=float)
+    target = np.array([m.size_bytes for m in models], dtype=float)
+    (per_param, per_kernel, overhead), *_ = np.linalg.lstsq(design, target, rcond=None)
+    return {"size_per_param": float(per_param), "size_per_kernel": float(per_kernel),
+            "size_overhead_bytes": float(overhead)}
+
+
+def relative_errors(predictor: Predictor, samples: Sequence[Sample]) -> list[float]:
+    """``predicted / measured - 1`` of each sample."""
+    return [predictor.predict_kernels(s.kernels).latency_ms_p50 / s.latency_ms_p50 - 1.0 for s in samples]
