@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -27,7 +28,13 @@ def _add_person_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="new or empty output folder")
     parser.add_argument(
-        "--min-area-share", type=float, default=0.05,
+        "--preset", choices=("vww",), default=None,
+        help="vww: Visual Wake Words (Chowdhery et al. 2019) from COCO: person when a person box covers more "
+        "than 0.5 %% of the image, every image kept, published split from the file names "
+        "(instances_maxitrain*.json -> train, instances_minival*.json -> val)",
+    )
+    parser.add_argument(
+        "--min-area-share", type=float, default=None,
         help="a person image needs a person box covering at least this share of the image (default 0.05)",
     )
     parser.add_argument("--val-fraction", type=float, default=0.2, help="validation share (default 0.2)")
@@ -64,19 +71,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evaluators.datasets.person.annotations import AnnotationError
-    from evaluators.datasets.person.curate import DataError, PersonDatasetConfig, curate_person_dataset, format_summary
+    from evaluators.datasets.person.curate import PersonDatasetConfig
 
     if args.coco_images and len(args.coco_images) != len(args.coco):
         logger.error("give --coco-images once per --coco (%d vs %d), or not at all",
                      len(args.coco_images), len(args.coco))
         return 2
     images = args.coco_images or [None] * len(args.coco)
+    if args.preset == "vww":
+        if args.min_area_share is not None or args.no_balance or args.val_fraction != 0.2:
+            logger.error("--preset vww fixes the rule (0.5 %%), keeps every image and uses the published split: "
+                         "drop --min-area-share, --no-balance and --val-fraction")
+            return 2
+        base = PersonDatasetConfig.vww(args.out, tuple(zip(args.coco, images)), link=args.link, seed=args.seed)
+        config = dataclasses.replace(base, widerperson=tuple(args.widerperson), test_fraction=args.test_fraction,
+                                     max_per_class=args.max_per_class, crops_per_image=args.crops)
+        return _curate(config, as_json=args.json)
     config = PersonDatasetConfig(
         out_dir=args.out,
         coco=tuple(zip(args.coco, images)),
         widerperson=tuple(args.widerperson),
-        min_area_share=args.min_area_share,
+        min_area_share=0.05 if args.min_area_share is None else args.min_area_share,
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         seed=args.seed,
@@ -86,12 +101,19 @@ def run(args: argparse.Namespace) -> int:
         crop_min_px=args.crop_min_px,
         link=args.link,
     )
+    return _curate(config, as_json=args.json)
+
+
+def _curate(config, *, as_json: bool) -> int:
+    from evaluators.datasets.person.annotations import AnnotationError
+    from evaluators.datasets.person.curate import DataError, curate_person_dataset, format_summary
+
     try:
         summary = curate_person_dataset(config)
     except (AnnotationError, DataError) as exc:
         logger.error("%s", exc)
         return 1
-    if args.json:
+    if as_json:
         print(json.dumps(summary.to_json(), sort_keys=True))
     else:
         print(format_summary(summary))

@@ -17,6 +17,14 @@ Output (sources are only read, never written); ``OUT`` is the pre-split image-fo
     OUT/summary.json   the counts printed by ``nas data person``
 
 The same annotations, options and seed give byte-identical output.
+
+Preset ``vww`` (Visual Wake Words, Chowdhery et al. 2019, arXiv:1906.05721; TensorFlow models'
+``build_visualwakewords_data``): COCO only; an image is ``person`` when any person box covers more
+than 0.5 % of the image (crowd boxes count, as in the published labels), else ``no_person``, so no
+image is left out for small persons; all images are kept (no balancing, no crops), and the split
+is the published one, taken from the annotation file: ``instances_maxitrain*.json`` (or
+``instances_train*``) -> ``train``, ``instances_minival*.json`` (or ``instances_val*``) -> ``val``.
+Results then compare with published tinyML (MLPerf Tiny) person-detection numbers.
 """
 
 from __future__ import annotations
@@ -34,7 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluators.datasets.person.annotations import AnnotatedImage, AnnotationError, Box, read_coco, read_widerperson
+from evaluators.datasets.person.annotations import (
+    AnnotatedImage,
+    AnnotationError,
+    Box,
+    coco_default_image_dir,
+    read_coco,
+    read_widerperson,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +68,14 @@ DUPLICATE_ENTRY = "duplicate_entry"
 CONFLICTING_LABELS = "conflicting_labels"
 NOT_SAMPLED = "not_sampled"
 CROP_REASON = "crop of person box"
+
+
+PRESETS = ("vww",)
+# Visual Wake Words: "person" when a person box covers more than this share of the image.
+VWW_MIN_AREA_SHARE = 0.005
+# Annotation file stem prefix -> VWW split folder (the published split names: maxitrain / minival).
+VWW_SPLIT_OF_FILE = (("instances_maxitrain", "train"), ("instances_minival", "val"),
+                     ("instances_train", "train"), ("instances_val", "val"))
 
 
 class DataError(ValueError):
@@ -76,8 +99,18 @@ class PersonDatasetConfig:
     crops_per_image: int = 0
     crop_min_px: int = 48
     link: str = "symlink"
+    preset: str | None = None
+
+    @classmethod
+    def vww(cls, out_dir: Path, coco: tuple[tuple[Path, Path | None], ...], *, link: str = "symlink",
+            seed: int = 0) -> PersonDatasetConfig:
+        """The Visual Wake Words preset (module docstring): 0.5 % rule, every image, published split."""
+        return cls(out_dir=out_dir, coco=coco, min_area_share=VWW_MIN_AREA_SHARE, val_fraction=0.0,
+                   seed=seed, balance=False, link=link, preset="vww")
 
     def validate(self) -> None:
+        if self.preset is not None:
+            self._validate_preset()
         if not self.coco and not self.widerperson:
             raise DataError("no annotations given: pass --coco and/or --widerperson")
         if not 0.0 <= self.min_area_share < 1.0:
@@ -89,17 +122,38 @@ class PersonDatasetConfig:
                 f"test_fraction must be in [0, 1) with val_fraction + test_fraction < 1, "
                 f"got {self.test_fraction} and {self.val_fraction}"
             )
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        """The split folders written: train and val, plus test when ``test_fraction`` > 0."""
-        return SPLITS if self.test_fraction > 0 else SPLITS[:2]
         if self.max_per_class is not None and self.max_per_class < 1:
             raise DataError(f"max_per_class must be at least 1, got {self.max_per_class}")
         if self.crops_per_image < 0 or self.crop_min_px < 1:
             raise DataError("crops_per_image must be >= 0 and crop_min_px >= 1")
         if self.link not in LINK_MODES:
             raise DataError(f"link must be one of {', '.join(LINK_MODES)}, got {self.link!r}")
+
+    def _validate_preset(self) -> None:
+        if self.preset not in PRESETS:
+            raise DataError(f"preset {self.preset!r} is unknown; allowed: {', '.join(PRESETS)}")
+        if self.widerperson or not self.coco:
+            raise DataError("preset vww is defined on COCO only: pass --coco files, not --widerperson")
+        if self.crops_per_image or self.test_fraction or self.max_per_class is not None:
+            raise DataError("preset vww keeps every image in its published split: "
+                            "no --crops, --test-fraction or --max-per-class")
+        for annotation_path, _ in self.coco:
+            vww_split(annotation_path)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The split folders written: train and val, plus test when ``test_fraction`` > 0."""
+        return SPLITS if self.test_fraction > 0 else SPLITS[:2]
+
+
+def vww_split(annotation_path: Path) -> str:
+    """The Visual Wake Words split of a COCO instances file, from its name (``VWW_SPLIT_OF_FILE``)."""
+    stem = Path(annotation_path).stem
+    for prefix, split in VWW_SPLIT_OF_FILE:
+        if stem.startswith(prefix):
+            return split
+    names = ", ".join(f"{prefix}*.json ({split})" for prefix, split in VWW_SPLIT_OF_FILE)
+    raise DataError(f"preset vww: {annotation_path} is not a published split file; allowed: {names}")
 
 
 @dataclass
@@ -163,8 +217,23 @@ def _clip(box: Box, width: int, height: int) -> Box:
     return Box(max(0.0, box.x1), max(0.0, box.y1), min(float(width), box.x2), min(float(height), box.y2))
 
 
-def _classify(image: AnnotatedImage, min_area_share: float) -> tuple[str | None, str]:
+def _classify_vww(image: AnnotatedImage) -> tuple[str, str]:
+    """The Visual Wake Words label: ``person`` when any person box (crowd included) covers more than
+    0.5 % of the image, else ``no_person``."""
+    boxes = image.person_boxes + image.crowd_boxes
+    width, height = image.width, image.height
+    if width <= 0 or height <= 0:
+        width, height = _image_size(image.path)
+    largest = max((_clip(box, width, height).area_px for box in boxes), default=0.0) / float(width * height)
+    if largest > VWW_MIN_AREA_SHARE:
+        return PERSON, f"vww: person box {largest:.4f} of image > {VWW_MIN_AREA_SHARE}"
+    return NO_PERSON, f"vww: largest person box {largest:.4f} of image <= {VWW_MIN_AREA_SHARE}"
+
+
+def _classify(image: AnnotatedImage, min_area_share: float, preset: str | None = None) -> tuple[str | None, str]:
     """(label, reason) or (None, left-out reason) from the annotations alone."""
+    if preset == "vww":
+        return _classify_vww(image)
     if not image.person_boxes and not image.crowd_boxes:
         return NO_PERSON, "no person annotation"
     if not image.person_boxes:
@@ -233,6 +302,16 @@ def _split(candidates: list[_Candidate], val_fraction: float, test_fraction: flo
         candidate.split = split_of[candidate.sha256]
 
 
+def _split_vww(candidates: list[_Candidate], config: PersonDatasetConfig) -> None:
+    """The published Visual Wake Words split: each image in the split of its annotation file."""
+    split_of_folder = {}
+    for annotation_path, image_dir in config.coco:
+        folder = (image_dir or coco_default_image_dir(annotation_path)).resolve()
+        split_of_folder[folder] = vww_split(annotation_path)
+    for candidate in candidates:
+        candidate.split = split_of_folder.get(candidate.image.path.resolve().parent, "train")
+
+
 def _assign_names(candidates: Iterable[_Candidate]) -> None:
     """File names ``<origin>_<stem>``; a clash (same name, other folder) gets the hash appended."""
     used: set[tuple[str, str, str]] = set()
@@ -298,7 +377,8 @@ _LeftOut = list[tuple[AnnotatedImage, str]]
 
 
 def _candidates(
-    images: list[AnnotatedImage], min_area_share: float, left_out: _LeftOut, unreadable: list[str]
+    images: list[AnnotatedImage], min_area_share: float, left_out: _LeftOut, unreadable: list[str],
+    preset: str | None = None,
 ) -> dict[str, list[_Candidate]]:
     """Label every listed image from its annotations; the others go to ``left_out`` with a reason."""
     by_label: dict[str, list[_Candidate]] = {PERSON: [], NO_PERSON: []}
@@ -315,7 +395,7 @@ def _candidates(
             left_out.append((image, MISSING_FILE))
             continue
         try:
-            label, reason = _classify(image, min_area_share)
+            label, reason = _classify(image, min_area_share, preset)
         except Exception as exc:  # the header of a WiderPerson image could not be read
             logger.warning("cannot read %s (%s); left out", image.path, exc)
             left_out.append((image, UNREADABLE))
@@ -414,9 +494,13 @@ def curate_person_dataset(config: PersonDatasetConfig) -> CurationSummary:
         raise DataError("the annotations list no images")
     left_out: _LeftOut = []
     unreadable: list[str] = []
-    chosen = _choose(_candidates(images, config.min_area_share, left_out, unreadable), config, left_out, unreadable)
+    candidates = _candidates(images, config.min_area_share, left_out, unreadable, config.preset)
+    chosen = _choose(candidates, config, left_out, unreadable)
     for label in LABELS:
-        _split(chosen[label], config.val_fraction, config.test_fraction)
+        if config.preset == "vww":
+            _split_vww(chosen[label], config)
+        else:
+            _split(chosen[label], config.val_fraction, config.test_fraction)
     everything = chosen[PERSON] + chosen[NO_PERSON]
     _assign_names(everything)
 
