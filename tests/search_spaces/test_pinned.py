@@ -196,6 +196,8 @@ _TAIL = "-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10"
         ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls", r"^classes: expected 'cls<num_classes>', got 'cls'$"),
         ("in32x3x1-stem_c32_k3_s2_relu6" + _TAIL, r"^input: expected 'in<resolution>x<channels>', got 'in32x3x1'$"),
         (" \n ", r"^architecture string is empty$"),
+        ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_c16_relu6-head_c64_relu6-cls10",
+         r"^stage 1: missing expansion in 'ir_r1_k3_s1_c16_relu6'$"),
         ("in32x3-stem_c32_k3_s2_relu6-ir_r1_k3_s1_e1_c16_x9_relu6-head_c64_relu6-cls10",
          r"^stage 1: unknown token\(s\) \['x9'\] in 'ir_r1_k3_s1_e1_c16_x9_relu6'$"),
         ("in32x3-stem_c32_k3_s2_relu6-xx_r1_k3_s1_e1_c16_relu6-head_c64_relu6-cls10",
