@@ -29,6 +29,7 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
     from nas.record.study import StudyError, open_study
     from nas.strategies import run_search
     from nas.trial.protocol import FatalSearchError
+    from search_spaces.space import SearchSpaceError
 
     try:
         check_study_file(config.storage_url)  # a damaged study stops here, before the dataset loads
@@ -40,7 +41,7 @@ def execute(config, *, resume: bool = False, quiet: bool = False, json_output: b
     mode = "json" if json_output else "quiet" if quiet else "bar"
     try:
         summary = run_search(config, progress=mode)
-    except ConfigError as exc:
+    except (ConfigError, SearchSpaceError) as exc:  # a space that does not fit the dataset's input
         print(f"nas search: invalid config: {exc}", file=sys.stderr)
         return 2
     except (FatalSearchError, StudyError) as exc:

@@ -122,6 +122,15 @@ def test_damaged_study_file_is_named_and_left_alone(command, damage, study_file,
     assert sorted(p.name for p in db.parent.iterdir()) == ["study.db"]
 
 
+def test_damaged_journal_file_is_named(tmp_path, capsys):
+    journal = tmp_path / "study.log"
+    journal.write_text('garbage\n{"op_code": 0')
+    code = main(["trials", "--storage", f"journal://{journal}"])
+    line = _one_line(capsys.readouterr().err)
+    assert code == 2 and f"study file {journal}" in line and "is damaged" in line
+    assert journal.read_text() == 'garbage\n{"op_code": 0'
+
+
 def test_a_whole_study_file_still_opens(study_file, tmp_path, capsys):
     runs = tmp_path / "runs"
     _make_study(runs, study_file)
