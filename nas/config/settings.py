@@ -24,7 +24,9 @@ PROFILER_KINDS = ("local", "remote")
 BACKEND_NAMES = ("local", "ray")
 # Where a candidate's latency comes from (nas.trial.latency holds the sources); a predictor or a
 # lookup table joins here when it exists.
-LATENCY_SOURCES = ("measured",)
+LATENCY_SOURCES = ("measured", "predicted", "predicted+verify")
+# What a predictor does with a kernel it never saw in calibration (issue 15).
+UNSEEN_KERNEL_POLICIES = ("warn", "refuse")
 # Artifact stores (nas.record.artifacts): a folder every node mounts, or S3 (or S3-compatible).
 ARTIFACT_URL_SCHEMES = ("file", "s3")
 PROFILER_TOKEN_ENV = "EDGE_PROFILER_TOKEN"
@@ -145,6 +147,10 @@ class LatencySettings:
     """Where a candidate's latency comes from: ``source`` is one of :data:`LATENCY_SOURCES`."""
 
     source: str = "measured"
+    predictor: str | None = None  # predictor.json of `nas latency calibrate` (predicted sources)
+    unseen_kernels: str = "warn"
+    verify_fraction: float = 0.1  # predicted+verify: share of non-front candidates also measured
+    drift_threshold: float = 0.1  # predicted+verify: median |residual| that triggers a refit + warning
 
 
 @dataclasses.dataclass(frozen=True)

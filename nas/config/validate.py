@@ -26,6 +26,7 @@ from nas.config.settings import (
     OBJECTIVE_NAMES,
     PROFILER_KINDS,
     STRATEGY_NAMES,
+    UNSEEN_KERNEL_POLICIES,
     ArtifactSettings,
     BackendSettings,
     ConfigError,
@@ -252,7 +253,20 @@ def _backend(values: Mapping[str, Any], strategy: StrategySettings) -> BackendSe
 
 def _latency(values: Mapping[str, Any]) -> LatencySettings:
     (source,) = _fields("latency", values, "source")
-    return LatencySettings(source=_choice("latency.source", source, LATENCY_SOURCES))
+    defaults = LatencySettings()
+    predictor = values.get("predictor")
+    if source != "measured" and not predictor:
+        raise ConfigError(f"latency.predictor: latency.source {source!r} needs a predictor file "
+                          "(nas latency calibrate)")
+    return LatencySettings(
+        source=_choice("latency.source", source, LATENCY_SOURCES),
+        predictor=_string("latency.predictor", predictor, optional=True),
+        unseen_kernels=_choice("latency.unseen_kernels", values.get("unseen_kernels", defaults.unseen_kernels),
+                               UNSEEN_KERNEL_POLICIES),
+        verify_fraction=_number("latency.verify_fraction", values.get("verify_fraction", defaults.verify_fraction),
+                                minimum=0.0),
+        drift_threshold=_number("latency.drift_threshold", values.get("drift_threshold", defaults.drift_threshold),
+                                strictly_positive=True))
 
 
 def _artifact_store(values: Mapping[str, Any]) -> ArtifactSettings:

@@ -3,18 +3,30 @@
 Once-for-All and nn-Meter keep the search apart from how latency is obtained (a device, a table, a
 predictor). Here a :class:`LatencySource` returns the cheap measurement of a candidate, latency
 included; the search is configured with ``latency.source`` and the pipeline records the source's
-name in each trial (``TrialRecord.latency_source``). Today there is one source,
-:class:`MeasuredLatency`; a predictor (issue 15) is one more module with one more registry entry.
+name in each trial (``TrialRecord.latency_source``): :class:`MeasuredLatency` (the profiler),
+:class:`PredictedLatency` (a per-device predictor calibrated by ``nas latency calibrate``, nn-Meter's
+idea; no conversion or measurement in the gate) and :class:`VerifiedPrediction` (predicted, and
+measured for the candidates that may enter the front and a sample of the rest; residuals in the
+trial's ``profiler`` record, drift refits the predictor's scale with a warning). Issue 15,
+docs/latency_predictor.md.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
+import random
+import statistics
 from pathlib import Path
 from typing import ClassVar
 
-from nas.config.settings import SearchConfig
+from nas.config.settings import LatencySettings, SearchConfig
+from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError
 from nas.trial.protocol import ArchitectureLike, CandidateEvaluator, CostMeasurement
+
+logger = logging.getLogger(__name__)
+#: Verified trials over which the drift (median |residual|) is judged.
+DRIFT_WINDOW = 10
 
 DEFAULT_LATENCY_SOURCE = "measured"
 
@@ -43,18 +55,124 @@ class MeasuredLatency(LatencySource):
         return evaluator.measure_cost(arch, trial_dir)
 
 
+def _architecture(arch: ArchitectureLike):  # noqa: ANN202 - search_spaces.Architecture
+    from search_spaces import Architecture
+
+    return arch if isinstance(arch, Architecture) else Architecture.from_string(arch.to_string())
+
+
+class PredictedLatency(LatencySource):
+    """Latency from a calibrated predictor; size from its fitted size model; nothing built or measured.
+
+    The trained model's real int8 size replaces the estimate in the record after training (the
+    estimate stays as ``size_bytes_untrained``).
+    """
+
+    name = "predicted"
+
+    def __init__(self, settings: LatencySettings, *, threads: int | None = None,
+                 use_xnnpack: bool | None = None) -> None:
+        if not settings.predictor:
+            raise PredictorError(f"latency.source {self.name!r} needs latency.predictor (nas latency calibrate)")
+        self.path = settings.predictor
+        self.predictor = Predictor.load(settings.predictor)
+        self.settings = settings
+        key = self.predictor.key
+        wanted = DeviceKey(key.cpu_model, key.architecture, key.runtime, key.runtime_version,
+                           key.threads if threads is None else threads,
+                           key.use_xnnpack if use_xnnpack is None else use_xnnpack)
+        self.predictor.check_key(wanted)
+
+    def predict_cost(self, arch: ArchitectureLike) -> CostMeasurement:
+        from search_spaces import arch_cost
+
+        architecture = _architecture(arch)
+        try:
+            prediction = self.predictor.predict(architecture, unseen=self.settings.unseen_kernels)
+        except PredictorError as exc:
+            return CostMeasurement(failure_reason=f"latency prediction refused: {exc}")
+        cost = arch_cost(architecture)
+        return CostMeasurement(
+            size_bytes=self.predictor.predict_size_bytes(architecture),
+            latency_ms={"p50": prediction.latency_ms_p50}, params=int(cost.params), macs=int(cost.macs),
+            profiler={"measured_by": "predictor", "predictor": str(self.path),
+                      "unseen_kernels": list(prediction.unseen)})
+
+    def measure_cost(self, evaluator: CandidateEvaluator, arch: ArchitectureLike, trial_dir: Path) -> CostMeasurement:
+        return self.predict_cost(arch)
+
+
+class VerifiedPrediction(PredictedLatency):
+    """Predicted for every candidate; measured for those non-dominated in (latency, size) so far and a
+    seeded ``verify_fraction`` of the rest. A verified trial records the measurement, with the
+    prediction and the residual (measured / predicted - 1) in its ``profiler`` record; when the
+    median |residual| of the last :data:`DRIFT_WINDOW` verified trials exceeds ``drift_threshold``,
+    the predictor's scale is refitted from them and a warning is logged."""
+
+    name = "predicted+verify"
+
+    def __init__(self, settings: LatencySettings, *, seed: int = 0, **kwargs: bool | int | None) -> None:
+        super().__init__(settings, **kwargs)
+        self.rng = random.Random(seed)
+        self.points: list[tuple[float, int]] = []
+        self.ratios: list[float] = []  # measured / unscaled prediction of verified trials
+
+    def _may_enter_front(self, latency_ms: float, size_bytes: int) -> bool:
+        return not any(lat <= latency_ms and size <= size_bytes for lat, size in self.points)
+
+    def measure_cost(self, evaluator: CandidateEvaluator, arch: ArchitectureLike, trial_dir: Path) -> CostMeasurement:
+        predicted = self.predict_cost(arch)
+        if predicted.failure_reason is not None:
+            return predicted
+        latency, size = predicted.latency_ms_p50, predicted.size_bytes
+        verify = self._may_enter_front(latency, size) or self.rng.random() < self.settings.verify_fraction
+        self.points.append((latency, size))
+        if not verify:
+            predicted.profiler["verified"] = False
+            return predicted
+        measured = evaluator.measure_cost(arch, trial_dir)
+        if measured.failure_reason is not None or measured.latency_ms_p50 is None:
+            return measured
+        if measured.device:
+            self.predictor.check_key(DeviceKey.from_result({"device": measured.device, **measured.profiler}))
+        residual = measured.latency_ms_p50 / latency - 1.0
+        measured.profiler.update(verified=True, latency_ms_p50_predicted=latency, latency_residual=residual,
+                                 predictor=str(self.path))
+        self.ratios.append(measured.latency_ms_p50 * self.predictor.scale / latency)
+        self._refit_if_drifting()
+        return measured
+
+    def _refit_if_drifting(self) -> None:
+        recent = self.ratios[-DRIFT_WINDOW:]
+        drift = statistics.median(abs(r / self.predictor.scale - 1.0) for r in recent)
+        if len(recent) >= 3 and drift > self.settings.drift_threshold:
+            scale = statistics.median(recent)
+            logger.warning("latency predictor drifted (median |residual| %.1f%% over %d verified trials > %.1f%%): "
+                           "refitted its scale %.3f -> %.3f from them", 100 * drift, len(recent),
+                           100 * self.settings.drift_threshold, self.predictor.scale, scale)
+            self.predictor = self.predictor.with_scale(scale)
+
+
 #: ``latency.source`` name -> source class.
-LATENCY_SOURCES: dict[str, type[LatencySource]] = {MeasuredLatency.name: MeasuredLatency}
+LATENCY_SOURCES: dict[str, type[LatencySource]] = {
+    MeasuredLatency.name: MeasuredLatency, PredictedLatency.name: PredictedLatency,
+    VerifiedPrediction.name: VerifiedPrediction}
 
 
-def make_latency_source(name: str = DEFAULT_LATENCY_SOURCE) -> LatencySource:
-    """The latency source registered as ``name``."""
-    try:
-        return LATENCY_SOURCES[name]()
-    except KeyError:
-        raise ValueError(f"latency source {name!r} is not one of {', '.join(LATENCY_SOURCES)}") from None
+def make_latency_source(name: str = DEFAULT_LATENCY_SOURCE, settings: LatencySettings | None = None,
+                        **kwargs: int | bool | None) -> LatencySource:
+    """The latency source registered as ``name`` (predicted sources read ``settings.predictor``)."""
+    if name not in LATENCY_SOURCES:
+        raise ValueError(f"latency source {name!r} is not one of {', '.join(LATENCY_SOURCES)}")
+    if name == MeasuredLatency.name:
+        return MeasuredLatency()
+    return LATENCY_SOURCES[name](settings or LatencySettings(source=name), **kwargs)
 
 
 def latency_source_for(config: SearchConfig) -> LatencySource:
-    """The source of a search config's ``latency.source``."""
-    return make_latency_source(config.latency.source)
+    """The source of a search config's ``latency.source`` (a predictor must match its threads/XNNPACK)."""
+    kwargs = {} if config.latency.source == MeasuredLatency.name else {
+        "threads": config.profiler.threads, "use_xnnpack": config.profiler.use_xnnpack}
+    if config.latency.source == VerifiedPrediction.name:
+        kwargs["seed"] = config.study.seed
+    return make_latency_source(config.latency.source, config.latency, **kwargs)

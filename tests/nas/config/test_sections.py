@@ -62,13 +62,15 @@ def test_dataset_and_training_are_checked_when_loading(overrides, message):
 
 
 def test_latency_section():
-    assert LATENCY_SOURCES == ("measured",)
+    assert LATENCY_SOURCES == ("measured", "predicted", "predicted+verify")
     assert "latency.source" in leaf_keys()
-    assert default_config_dict()["latency"] == {"source": "measured"}
+    assert default_config_dict()["latency"]["source"] == "measured"
     config = load_config()
     assert config.latency == LatencySettings(source="measured")
-    assert config.as_dict()["latency"] == {"source": "measured"}
-    with pytest.raises(ConfigError, match=r"latency.source: 'predicted' is not one of measured"):
+    assert config.as_dict()["latency"]["source"] == "measured"
+    with pytest.raises(ConfigError, match=r"latency.source: 'oracle' is not one of measured"):
+        load_config(overrides={"latency.source": "oracle", "latency.predictor": "p.json"})
+    with pytest.raises(ConfigError, match=r"latency.predictor: latency.source 'predicted' needs a predictor"):
         load_config(overrides={"latency.source": "predicted"})
     with pytest.raises(ConfigError, match=r"unknown config key 'latency.table'"):
         load_config(overrides={"latency.table": "x.csv"})
