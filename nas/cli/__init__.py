@@ -24,6 +24,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("export", "nas.cli.export", "Retrain a model of the front longer and write a verified int8 export folder"),
     ("compare", "nas.cli.compare", "The front against MobileNetV2 (or --baseline) evaluated the same way"),
     ("report", "nas.cli.report", "A self-contained HTML report of a study (interactive Pareto chart) and a PNG"),
+    ("latency", "nas.cli.latency", "Calibrate a per-device latency predictor, predict with it, or measure"),
     ("space", "search_spaces.cli", "A search space's choices and size, the baselines' cost, or one architecture"),
 ]
 

@@ -27,6 +27,7 @@ from nas.trial.protocol import ArchitectureLike, CandidateEvaluator, CostMeasure
 logger = logging.getLogger(__name__)
 #: Verified trials over which the drift (median |residual|) is judged.
 DRIFT_WINDOW = 10
+_DEVICE = "device"  # key of the profiler result the device key is read from
 
 DEFAULT_LATENCY_SOURCE = "measured"
 
@@ -134,7 +135,8 @@ class VerifiedPrediction(PredictedLatency):
         if measured.failure_reason is not None or measured.latency_ms_p50 is None:
             return measured
         if measured.device:
-            self.predictor.check_key(DeviceKey.from_result({"device": measured.device, **measured.profiler}))
+            self.predictor.check_key(DeviceKey.from_result({_DEVICE: measured.device, **measured.profiler}),
+                                    known_only=True)
         residual = measured.latency_ms_p50 / latency - 1.0
         measured.profiler.update(verified=True, latency_ms_p50_predicted=latency, latency_residual=residual,
                                  predictor=str(self.path))

@@ -24,6 +24,7 @@ from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError, Samp
 logger = logging.getLogger(__name__)
 
 SAMPLES_FILE = "samples.jsonl"
+_LATENCY, _P50 = "latency_ms", "p50"  # keys of the profiler result (docs/interfaces.md)
 PREDICTOR_FILE = "predictor.json"
 KEY_FILE = "device_key.json"
 
@@ -89,7 +90,7 @@ def measure_one(item: Any, profiler: Any, params: dict[str, Any], *, seed: int =
         model, kernels, whole = arch_tflite(item, seed=seed), tuple(kernels_of(item)), True
         params_count, name = arch_cost(item).params, f"arch:{item.to_string()}"
     result = profiler.measure(model, **params)
-    return result, Sample(name, kernels, float(result["latency_ms"]["p50"]), len(model), whole, params_count)
+    return result, Sample(name, kernels, float(result[_LATENCY][_P50]), len(model), whole, params_count)
 
 
 def calibrate(space: Any, profiler: Any, params: dict[str, Any], out_dir: str | Path, *, budget_minutes: float,
@@ -100,6 +101,10 @@ def calibrate(space: Any, profiler: Any, params: dict[str, Any], out_dir: str | 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    log = out / SAMPLES_FILE
+    if log.is_file() and log.stat().st_size and not log.read_bytes().endswith(b"\n"):
+        with open(log, "a") as handle:  # a kill mid-write: the torn line stays ignored, the next starts clean
+            handle.write("\n")
     samples = read_samples(out)
     done = {s.name for s in samples}
     key = DeviceKey(**json.loads((out / KEY_FILE).read_text())) if (out / KEY_FILE).is_file() else None

@@ -87,10 +87,11 @@ def _has_residual(stage: Any, block_index: int, in_channels: int) -> bool:
 
 def _act(features: dict[str, float], kind: str, activation: str, elements: float) -> None:
     # ReLU6 fuses into the convolution in TFLite; h-swish and swish are operators of their own.
-    features[f"{kind}:ops"] += 1.0
+    ops = f"{kind.split(':')[0]}:ops"
+    features[ops] += 1.0
     if activation != "relu6":
         features[f"{kind}:act_{activation}_elems"] = features.get(f"{kind}:act_{activation}_elems", 0.0) + elements
-        features[f"{kind}:ops"] += 1.0
+        features[ops] += 1.0
 
 
 def _se(features: dict[str, float], kind: str, k: Kernel, channels: int, px: int) -> None:

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 UNSEEN_POLICIES = ("warn", "refuse")
 _OVERHEAD = "model:overhead"
+# Keys of the profiler result (docs/interfaces.md), read here to key the predictor.
+_DEVICE, _PARAMS, _ARCHITECTURE = "device", "params", "architecture"
 
 
 class PredictorError(ValueError):
@@ -52,18 +54,19 @@ class DeviceKey:
     @classmethod
     def from_result(cls, result: Mapping[str, Any]) -> DeviceKey:
         """The key of a profiler result (``docs/interfaces.md`` schema)."""
-        device = result.get("device") or {}
+        device = result.get(_DEVICE) or {}
         runtime = result.get("runtime") or device.get("runtime") or {}
-        params = result.get("params") or {}
+        params = result.get(_PARAMS) or {}
         return cls(cpu_model=str(device.get("cpu_model") or device.get("machine_model") or "unknown"),
-                   architecture=str(device.get("architecture") or "unknown"),
+                   architecture=str(device.get(_ARCHITECTURE) or "unknown"),
                    runtime=str(runtime.get("name") or "unknown"), runtime_version=str(runtime.get("version") or ""),
                    threads=int(params.get("threads", 1)), use_xnnpack=bool(params.get("use_xnnpack", True)))
 
-    def differences(self, other: DeviceKey) -> list[str]:
-        """``key: this != other`` for every differing field."""
+    def differences(self, other: DeviceKey, *, known_only: bool = False) -> list[str]:
+        """``key: this != other`` for every differing field (``known_only``: fields ``other`` reports)."""
         return [f"{f.name}: predictor {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
-                for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+                for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)
+                and not (known_only and getattr(other, f.name) in ("unknown", ""))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +82,14 @@ class Sample:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "kernels": [k.to_json() for k in self.kernels],
-                "latency_ms_p50": self.latency_ms_p50,
-                "size_bytes": self.size_bytes, "whole_model": self.whole_model, "params": self.params}
+                "p50_ms": self.latency_ms_p50,
+                "bytes": self.size_bytes, "whole_model": self.whole_model, "n_params": self.params}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Sample:
         return cls(str(data["name"]), tuple(Kernel.from_json(k) for k in data["kernels"]),
-                   float(data["latency_ms_p50"]),
-                   int(data["size_bytes"]), bool(data["whole_model"]), int(data.get("params", 0)))
+                   float(data["p50_ms"]),
+                   int(data["bytes"]), bool(data["whole_model"]), int(data.get("n_params", 0)))
 
 
 def _row(kernels: Sequence[Kernel]) -> dict[str, float]:
@@ -137,9 +140,9 @@ class Predictor:
         return int(round(self.size_per_param * params + self.size_per_kernel * len(kernels_of(arch))
                          + self.size_overhead_bytes))
 
-    def check_key(self, key: DeviceKey) -> None:
+    def check_key(self, key: DeviceKey, *, known_only: bool = False) -> None:
         """Refuse a device or setting other than the calibrated one, naming what differs."""
-        differences = self.key.differences(key)
+        differences = self.key.differences(key, known_only=known_only)
         if differences:
             raise PredictorError("predictor was calibrated for another device or setting: " + "; ".join(differences))
 
