@@ -3,6 +3,7 @@ one log line per finished trial, or JSON lines for scripts (``--json``), or noth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -12,6 +13,7 @@ from optuna.trial import FrozenTrial
 
 from nas.record.points import trial_summary
 from nas.record.trial_record import TrialRecord
+from nas.trial import agent_waits
 
 logger = logging.getLogger("nas.strategies._loop")
 
@@ -58,6 +60,16 @@ class SearchProgress:
 
             self._bar = tqdm(total=total, initial=done, unit="trial", desc="search",
                              file=self.stream, dynamic_ncols=True)
+        self._unsubscribe = agent_waits.subscribe(self.agent_waiting)
+
+    def agent_waiting(self, wait: agent_waits.AgentWait) -> None:
+        """A busy agent keeps a trial waiting: say so in the bar (or as a JSON event), not as a failure."""
+        if self.mode == "json":
+            event = {"event": "agent_wait", **dataclasses.asdict(wait)}
+            print(json.dumps(event), file=self.stream, flush=True)
+        elif self.mode == "bar":
+            self._bar.set_postfix_str(f"waiting for busy agent {wait.url}: {wait.waited_s:.0f}s "
+                                      f"({wait.left_s:.0f}s left)", refresh=True)
 
     def trial_finished(self, trial: FrozenTrial, *, front_size: int, count_as_done: bool) -> None:
         record = TrialRecord.from_trial(trial)
@@ -81,6 +93,7 @@ class SearchProgress:
                 self._bar.refresh()
 
     def close(self) -> None:
+        self._unsubscribe()
         if self._bar is not None:
             self._bar.close()
 

@@ -44,7 +44,10 @@ def make_profiler(profiler: ProfilerSettings | Mapping[str, Any]) -> Any:
         urls = list(settings.get("urls") or [])
         if not urls:
             raise ConfigError("profiler.urls: profiler.kind 'remote' needs at least one agent URL")
-        return RemoteProfiler(urls, token=read_profiler_token(settings.get("token_file")))
+        from nas.trial import agent_waits
+
+        return RemoteProfiler(urls, token=read_profiler_token(settings.get("token_file")),
+                              on_wait=agent_waits.publish)
     return LocalProfiler()
 
 
