@@ -19,6 +19,15 @@ from pathlib import Path
 from scipy.stats import spearmanr
 
 
+def _p50(profiler, model, params):
+    from edge_profiler.errors import ProfilerError
+
+    try:
+        return profiler.measure(model, **params)["latency_ms"]["p50"]
+    except ProfilerError:  # rejected by the runtime (reported as skipped)
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="benchmarks/results/latency_predictor")
@@ -49,12 +58,15 @@ def main() -> None:
     models = [arch_tflite(a) for a in archs]
     rounds = []
     for _ in range(args.rounds):  # interleaved: every model once per round
-        rounds.append([profiler.measure(m, **params)["latency_ms"]["p50"] for m in models])
+        rounds.append([_p50(profiler, m, params) for m in models])
         loads.append(os.getloadavg())
+    keep = [i for i in range(len(archs)) if all(r[i] is not None for r in rounds)]
+    skipped = len(archs) - len(keep)
+    archs, rounds = [archs[i] for i in keep], [[r[i] for i in keep] for r in rounds]
     truth = [statistics.median(r[i] for r in rounds) for i in range(len(archs))]
     predicted = [predictor.predict(a).latency_ms_p50 for a in archs]
     errors = [p / t - 1 for p, t in zip(predicted, truth)]
-    result = {"calibration_samples": predictor.samples, "calibration_s": round(calibration_s, 1),
+    result = {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples, "calibration_s": round(calibration_s, 1),
               "archs": len(archs), "rounds": args.rounds,
               "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
               "spearman": float(spearmanr(predicted, truth).statistic),

@@ -116,7 +116,14 @@ def calibrate(space: Any, profiler: Any, params: dict[str, Any], out_dir: str | 
                 break
             if name in done:
                 continue
-            result, sample = measure(item, profiler, params, seed=seed)
+            try:
+                result, sample = measure(item, profiler, params, seed=seed)
+            except Exception as exc:  # a model the runtime rejects is skipped; anything else stops (resumable)
+                if getattr(exc, "kind", None) != "rejected":
+                    raise
+                logger.warning("calibration model %s rejected by the profiler, skipped: %s", name, exc)
+                done.add(name)
+                continue
             this_key = DeviceKey.from_result(result)
             _check_key(out, this_key)
             key = key or this_key
