@@ -66,7 +66,8 @@ def main() -> None:
     truth = [statistics.median(r[i] for r in rounds) for i in range(len(archs))]
     predicted = [predictor.predict(a).latency_ms_p50 for a in archs]
     errors = [p / t - 1 for p, t in zip(predicted, truth)]
-    result = {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples, "calibration_s": round(calibration_s, 1),
+    result = {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples,
+              "calibration_s": round(calibration_s, 1),
               "archs": len(archs), "rounds": args.rounds,
               "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
               "spearman": float(spearmanr(predicted, truth).statistic),
