@@ -87,13 +87,7 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
             "or postgresql://user@host/db"
         )
     if url.startswith(SQLITE_PREFIX):
-        path = Path(url[len(SQLITE_PREFIX):])
-        check_sqlite_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-        except sqlalchemy.exc.DatabaseError as exc:
-            raise damaged_file_error(path, exc) from None
+        return _sqlite_storage(url, Path(url[len(SQLITE_PREFIX):]))
     # Optuna 4.9 renamed the callback argument; both name the same hook.
     callback_arg = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in _RDB_ARGS
                     else "failed_trial_callback")
@@ -111,6 +105,26 @@ def storage_from_url(url: str) -> optuna.storages.BaseStorage:
     except sqlalchemy.exc.OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StudyError(f"storage {redact_url(url)}: cannot connect: {reason}") from None
+
+
+def _sqlite_storage(url: str, path: Path) -> optuna.storages.BaseStorage:
+    """Optuna's RDBStorage over a SQLite file; a damaged file is named, a creation race is retried."""
+    check_sqlite_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except sqlalchemy.exc.IntegrityError:
+            # Two processes created the tables of a new file at once (a search and a reader, say):
+            # the other one won, so a second attempt finds them. Not damage.
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except sqlalchemy.exc.OperationalError as exc:
+        if "locked" in str(exc):
+            raise StudyError(f"study file {path} stayed locked by another process for "
+                             f"{SQLITE_LOCK_TIMEOUT_S:g} s; nothing was written to it") from None
+        raise damaged_file_error(path, exc) from None
+    except sqlalchemy.exc.DatabaseError as exc:
+        raise damaged_file_error(path, exc) from None
 
 
 def check_sqlite_file(path: Path) -> None:
