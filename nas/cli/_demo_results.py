@@ -153,7 +153,12 @@ def recap_lines(chosen, results) -> list[str]:
         others = [d.label for d in theirs.dominated_by] if theirs is not None else []
         verdict += (f"; dominated by {', '.join(others)} of the front" if others
                     else "; no other model of the front dominates it")
-        speed = (f"the exported model is {mine.speedup:.2f}x faster at equal-or-better accuracy"
-                 if mine.speedup is not None else "the exported model is less accurate")
+        if mine.speedup is None:
+            speed = "the exported model is less accurate"
+        elif mine.speedup >= 1:
+            speed = f"the exported model is {mine.speedup:.2f}x faster at equal-or-better accuracy"
+        else:  # as accurate, but slower: say so instead of "0.72x faster"
+            speed = (f"the exported model is at least as accurate but slower "
+                     f"({1 / mine.speedup:.2f}x its latency)")
         lines.append(f"{ref.label} ({100 * ref.accuracy:.1f} %, {ref.latency_ms_p50:.2f} ms): {verdict}; {speed}")
     return lines

@@ -75,3 +75,8 @@ def test_the_recap_speaks_of_the_exported_model_and_names_the_dominating_ones(tm
     results.points = [*points, faster]
     [line] = recap_lines(faster, results)
     assert "the exported model dominates it" in line and "the exported model is 4.00x faster" in line
+
+    slower = point(6, 0.97, 5.0, 100_000)  # as accurate as MobileNetV2 1.0 but slower: never "0.80x faster"
+    results.points = [*points, slower]
+    [line] = recap_lines(slower, results)
+    assert line.endswith("the exported model is at least as accurate but slower (1.25x its latency)")
