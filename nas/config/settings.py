@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluators import DatasetConfig, TrainConfig
-from nas.record.storage import default_storage_url
+from nas.record.errors import StudyError
+from nas.record.storage import default_storage_url, read_secret_file
 
 OBJECTIVE_NAMES = ("accuracy", "latency", "size")
 STRATEGY_NAMES = ("nsga2", "tpe", "random", "reward", "keras-tuner")
@@ -39,14 +40,10 @@ class ConfigError(ValueError):
 def read_profiler_token(token_file: str | None) -> str | None:
     """The bearer token for the profiler agents: from ``token_file``, else ``$EDGE_PROFILER_TOKEN``."""
     if token_file:
-        path = Path(token_file).expanduser()
         try:
-            token = path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"profiler.token_file: cannot read {path}: {exc.strerror or exc}") from exc
-        if not token:
-            raise ConfigError(f"profiler.token_file: {path} is empty")
-        return token
+            return read_secret_file(Path(token_file), "profiler.token_file")
+        except StudyError as exc:
+            raise ConfigError(str(exc)) from None
     return os.environ.get(PROFILER_TOKEN_ENV) or None
 
 

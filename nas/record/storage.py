@@ -209,14 +209,23 @@ def read_storage_password() -> str | None:
     path_text = os.environ.get(PASSWORD_FILE_ENV)
     if not path_text:
         return None
-    path = Path(path_text).expanduser()
+    return read_secret_file(Path(path_text), f"${PASSWORD_FILE_ENV}")
+
+
+def read_secret_file(path: Path, setting: str) -> str:
+    """The secret kept in the file at ``path`` (stripped); ``setting`` names where the path came from.
+
+    Raises :class:`StudyError` naming the setting and the file when it cannot be read or is empty;
+    the secret itself never enters a message.
+    """
+    path = Path(path).expanduser()
     try:
-        password = path.read_text().strip()
+        secret = path.read_text().strip()
     except OSError as exc:
-        raise StudyError(f"${PASSWORD_FILE_ENV}: cannot read {path}: {exc.strerror or exc}") from None
-    if not password:
-        raise StudyError(f"${PASSWORD_FILE_ENV}: {path} is empty")
-    return password
+        raise StudyError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+    if not secret:
+        raise StudyError(f"{setting}: {path} is empty")
+    return secret
 
 
 @sqlalchemy.event.listens_for(Engine, "do_connect")
