@@ -8,6 +8,14 @@ from evaluators.conversion import FORMATS, ConversionResult, QATConfig, convert
 from evaluators.datasets import DATASET_NAMES, Dataset, DatasetConfig, load_dataset
 from evaluators.errors import ConversionError, DatasetError, MetricsError
 from evaluators.metrics import ClassificationMetrics, evaluate_tflite
+from evaluators.supernet import (
+    Supernet,
+    SupernetError,
+    SupernetEvaluator,
+    SupernetSpec,
+    SupernetTrainConfig,
+    train_supernet,
+)
 from evaluators.training import TrainConfig, TrainResult, train_model
 from evaluators.transfer import build_mobilenet_v2_transfer, train_transfer
 
@@ -25,6 +33,11 @@ __all__ = [
     "DatasetError",
     "MetricsError",
     "QATConfig",
+    "Supernet",
+    "SupernetError",
+    "SupernetEvaluator",
+    "SupernetSpec",
+    "SupernetTrainConfig",
     "TrainConfig",
     "TrainResult",
     "TrainingEvaluator",
@@ -34,5 +47,6 @@ __all__ = [
     "load_dataset",
     "runtime_versions",
     "train_model",
+    "train_supernet",
     "train_transfer",
 ]

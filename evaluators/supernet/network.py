@@ -1,0 +1,178 @@
+"""The supernet's weights and its forward pass for any encoded subnet (TensorFlow).
+
+The subnet arrives as a tuple of integers (:meth:`SupernetLayout.encode`). Weights are sliced inside the
+forward pass (first channels, centre of the kernel), as Once-for-All (Cai et al. 2020) does in PyTorch.
+Depth, block type, squeeze-excite, activation and the first block's residual pick, in Python, which
+block function runs; each block function is traced once with its sizes (kernel, channels) as int32
+tensors, so no subnet triggers a new trace and eager dispatch costs one call per block. (A single
+traced step holding every choice as ``tf.switch_case`` took minutes to trace, and nested ``tf.cond``
+gradients failed in cond_v2.) Layer arithmetic matches
+:mod:`search_spaces.builder` (SAME padding, BatchNorm epsilon 1e-3, squeeze-excite with bias), so an
+extracted standalone model computes the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from evaluators.supernet.layout import Branch, ParamSpec, SlotLayout, StageLayout, SupernetLayout, block_prefix
+from search_spaces.keras_backend import keras, tf
+
+__all__ = ["SupernetNetwork"]
+
+_BN_EPSILON = 1e-3
+
+
+def _activation(x: Any, name: str) -> Any:
+    if name == "relu6":
+        return tf.nn.relu6(x)
+    if name == "swish":
+        return tf.nn.silu(x)
+    # hswish as the builder writes it: x * (relu6(x + 3) * (1 / 6)).
+    return x * (tf.nn.relu6(x * 1.0 + 3.0) * (1.0 / 6.0))
+
+
+def _centre(weight: Any, kernel: Any, c_in: Any, c_out: Any) -> Any:
+    """The centred ``kernel`` x ``kernel`` window and the first ``c_in`` / ``c_out`` channels."""
+    k_max = int(weight.shape[0])
+    if k_max == 1:
+        return weight[:, :, :c_in, :c_out]
+    offset = (k_max - kernel) // 2
+    return tf.slice(weight, [offset, offset, 0, 0], [kernel, kernel, c_in, c_out])
+
+
+class SupernetNetwork(tf.Module):
+    """All supernet variables (by :class:`ParamSpec` name) and the forward pass."""
+
+    def __init__(self, layout: SupernetLayout, *, seed: int = 0, bn_momentum: float = 0.9) -> None:
+        super().__init__(name="supernet")
+        self.layout = layout
+        self.bn_momentum = bn_momentum
+        self.weights: dict[str, tf.Variable] = {}
+        for index, spec in enumerate(layout.param_specs()):
+            self.weights[spec.name] = tf.Variable(_initial(spec, seed + index), trainable=spec.trainable,
+                                                  name=spec.name)
+        self._strides = {r: layout.strides(r) for r in layout.space.resolution}
+        self._block_fns: dict[tuple, Any] = {}
+        self.compile_blocks = True
+
+    @property
+    def trainable(self) -> list[tf.Variable]:
+        return [v for v in self.weights.values() if v.trainable]
+
+    # ----- layers ---------------------------------------------------------------------------
+    def _bn(self, x: Any, prefix: str, channels: Any, training: bool) -> Any:
+        w = self.weights
+        gamma, beta = w[f"{prefix}_gamma"][:channels], w[f"{prefix}_beta"][:channels]
+        moving_mean, moving_var = w[f"{prefix}_moving_mean"], w[f"{prefix}_moving_variance"]
+        if training:
+            mean, var = tf.nn.moments(x, [0, 1, 2])
+            m = self.bn_momentum
+            for variable, batch in ((moving_mean, mean), (moving_var, var)):
+                batch = tf.stop_gradient(batch)
+                variable.assign(tf.concat([variable[:channels] * m + batch * (1.0 - m), variable[channels:]], 0))
+        else:
+            mean, var = moving_mean[:channels], moving_var[:channels]
+        return tf.nn.batch_normalization(x, mean, var, beta, gamma, _BN_EPSILON)
+
+    def _conv(self, x: Any, name: str, kernel: Any, c_in: Any, c_out: Any, stride: int) -> Any:
+        return tf.nn.conv2d(x, _centre(self.weights[name], kernel, c_in, c_out), stride, "SAME")
+
+    def _depthwise(self, x: Any, name: str, kernel: Any, channels: Any, stride: int) -> Any:
+        return tf.nn.depthwise_conv2d(x, _centre(self.weights[name], kernel, channels, 1), [1, stride, stride, 1],
+                                      "SAME")
+
+    def _squeeze_excite(self, x: Any, prefix: str, channels: Any, reduced: Any, act: Callable[[Any], Any]) -> Any:
+        w = self.weights
+        s = tf.reduce_mean(x, [1, 2], keepdims=True)
+        s = tf.nn.conv2d(s, w[f"{prefix}_se_reduce_kernel"][:, :, :channels, :reduced], 1, "SAME")
+        s = act(tf.nn.bias_add(s, w[f"{prefix}_se_reduce_bias"][:reduced]))
+        s = tf.nn.conv2d(s, w[f"{prefix}_se_expand_kernel"][:, :, :reduced, :channels], 1, "SAME")
+        s = tf.sigmoid(tf.nn.bias_add(s, w[f"{prefix}_se_expand_bias"][:channels]))
+        return x * s
+
+    def _block(self, x: Any, dims: Sequence[Any], stage: StageLayout, slot: SlotLayout, branch: Branch,
+               stride: int, training: bool) -> Any:
+        """One block; ``dims`` is (kernel, in, hidden, squeeze-excite and out channels)."""
+        kernel, c_in, hidden, reduced, c_out = dims
+        variant = branch.variant
+
+        def act(t: Any) -> Any:
+            return _activation(t, branch.activation)
+
+        p = block_prefix(stage, slot, variant)
+        y = x
+        if variant == "ir":
+            y = act(self._bn(self._conv(y, f"{p}_expand_kernel", 1, c_in, hidden, 1), f"{p}_expand_bn", hidden,
+                             training))
+        if variant in ("ir", "ir1"):
+            y = act(self._bn(self._depthwise(y, f"{p}_dw_kernel", kernel, hidden, stride), f"{p}_dw_bn", hidden,
+                             training))
+        else:
+            y = act(self._bn(self._conv(y, f"{p}_fused_kernel", kernel, c_in, hidden, stride), f"{p}_fused_bn",
+                             hidden, training))
+        if branch.se:
+            y = self._squeeze_excite(y, p, hidden, reduced, act)
+        if variant != "er1":
+            y = self._bn(self._conv(y, f"{p}_project_kernel", 1, hidden, c_out, 1), f"{p}_project_bn", c_out,
+                         training)
+        return x + y if branch.residual else y
+
+    def _compiled_block(self, key: tuple) -> Any:
+        """The block traced once with its sizes as int32 scalars: eager training then costs one function
+        call per block instead of one Python dispatch per operation, and nothing is traced per subnet."""
+        if key not in self._block_fns:
+            number, index, branch, stride, training = key
+            stage = self.layout.stages[number - 1]
+            slot = stage.slots[index]
+            spec = [tf.TensorSpec([None, None, None, None], tf.float32), [tf.TensorSpec([], tf.int32)] * 5]
+            self._block_fns[key] = tf.function(
+                lambda x, dims: self._block(x, dims, stage, slot, branch, stride, training),
+                input_signature=spec, autograph=False)
+        return self._block_fns[key]
+
+    def _stage(self, x: Any, code: Sequence[int], stage: StageLayout, stride: int, training: bool) -> Any:
+        base = self.layout.stage_offset(stage)
+        for slot in stage.slots:
+            at = self.layout.slot_offset(base, slot.index)
+            branch = stage.branches(slot.index)[code[at]]
+            if branch is None:  # beyond the subnet's depth: this and the later blocks are skipped
+                break
+            dims = (code[base], code[at + 1], code[at + 2], code[at + 3], code[base + 1])
+            slot_stride = stride if slot.index == 0 else 1
+            if self.compile_blocks:
+                block = self._compiled_block((stage.number, slot.index, branch, slot_stride, training))
+                x = block(x, [tf.constant(d, tf.int32) for d in dims])
+            else:
+                x = self._block(x, dims, stage, slot, branch, slot_stride, training)
+        return x
+
+    def forward(self, images: Any, code: Any, resolution: int, training: bool) -> Any:
+        """Softmax outputs of the subnet ``code`` on ``images`` (already at ``resolution``)."""
+        space, layout = self.layout.space, self.layout
+        x = self._conv(images, "stem_conv_kernel", space.stem.kernel, space.channels, code[0], space.stem.stride)
+        x = _activation(self._bn(x, "stem_bn", code[0], training), space.stem.activation)
+        for stage, stride in zip(layout.stages, self._strides[resolution]):
+            x = self._stage(x, code, stage, stride, training)
+        last = layout.stage_offset(layout.stages[-1]) + 1
+        x = self._conv(x, "head_conv_kernel", 1, code[last], code[1], 1)
+        x = _activation(self._bn(x, "head_bn", code[1], training), space.head.activation)
+        x = tf.reduce_mean(x, [1, 2])
+        if training and space.head.dropout:
+            x = tf.nn.dropout(x, space.head.dropout)
+        logits = tf.matmul(x, self.weights["classifier_kernel"][: code[1]]) + self.weights["classifier_bias"]
+        return tf.nn.softmax(logits)
+
+    def predict(self, images: Any, code: Sequence[int], resolution: int) -> Any:
+        """Inference-mode outputs (moving BatchNorm statistics) of the subnet ``code``, by the training path."""
+        return self.forward(tf.convert_to_tensor(images, tf.float32), tuple(code), resolution, False)
+
+
+def _initial(spec: ParamSpec, seed: int) -> Any:
+    if spec.init == "zeros":
+        return tf.zeros(spec.shape)
+    if spec.init == "ones":
+        return tf.ones(spec.shape)
+    initializer = keras.initializers.HeNormal(seed) if spec.init == "he" else keras.initializers.GlorotUniform(seed)
+    return initializer(spec.shape)
