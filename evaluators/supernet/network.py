@@ -54,7 +54,7 @@ class SupernetNetwork(tf.Module):
             self.weights[spec.name] = tf.Variable(_initial(spec, seed + index), trainable=spec.trainable,
                                                   name=spec.name)
         self._strides = {r: layout.strides(r) for r in layout.space.resolution}
-        self._block_fns: dict[tuple, Any] = {}
+        self._traced = _Traced()  # a plain object: tf.Module would try to checkpoint a dict of functions
         self.compile_blocks = True
 
     @property
@@ -122,15 +122,16 @@ class SupernetNetwork(tf.Module):
     def _compiled_block(self, key: tuple) -> Any:
         """The block traced once with its sizes as int32 scalars: eager training then costs one function
         call per block instead of one Python dispatch per operation, and nothing is traced per subnet."""
-        if key not in self._block_fns:
+        functions = self._traced.blocks
+        if key not in functions:
             number, index, branch, stride, training = key
             stage = self.layout.stages[number - 1]
             slot = stage.slots[index]
             spec = [tf.TensorSpec([None, None, None, None], tf.float32), [tf.TensorSpec([], tf.int32)] * 5]
-            self._block_fns[key] = tf.function(
+            functions[key] = tf.function(
                 lambda x, dims: self._block(x, dims, stage, slot, branch, stride, training),
                 input_signature=spec, autograph=False)
-        return self._block_fns[key]
+        return functions[key]
 
     def _stage(self, x: Any, code: Sequence[int], stage: StageLayout, stride: int, training: bool) -> Any:
         base = self.layout.stage_offset(stage)
@@ -167,6 +168,13 @@ class SupernetNetwork(tf.Module):
     def predict(self, images: Any, code: Sequence[int], resolution: int) -> Any:
         """Inference-mode outputs (moving BatchNorm statistics) of the subnet ``code``, by the training path."""
         return self.forward(tf.convert_to_tensor(images, tf.float32), tuple(code), resolution, False)
+
+
+class _Traced:
+    """Traced block functions by (stage number, slot index, branch, stride, training)."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[tuple, Any] = {}
 
 
 def _initial(spec: ParamSpec, seed: int) -> Any:
