@@ -150,9 +150,8 @@ class SupernetEvaluator:
 
 
 def _float_accuracy(model: Any, dataset: Dataset) -> float:
-    correct = total = 0
-    for images, labels in dataset.val:
-        scores = model(images, training=False).numpy()
-        correct += int((scores.argmax(-1) == labels.numpy().reshape(-1)).sum())
-        total += len(scores)
-    return correct / max(1, total)
+    """Float accuracy on the validation split through ``model.predict`` (one traced function; calling the
+    model eagerly batch by batch was four times slower than the LiteRT evaluation)."""
+    labels = np.concatenate([batch.numpy().reshape(-1) for _, batch in dataset.val])
+    scores = model.predict(dataset.val.map(lambda images, _labels: images), verbose=0)
+    return float((scores.argmax(-1) == labels).mean())

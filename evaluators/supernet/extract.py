@@ -84,12 +84,14 @@ def recalibrate_batchnorm(model: Any, images: np.ndarray, *, batch_size: int = 1
     if not layers:
         return 0
     probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    # One traced function: an eager call of a functional model dispatches every layer from Python.
+    # training=True: each BatchNorm uses its batch statistics, as OFA's forward does.
+    run = tf.function(lambda x: probe(x, training=True), autograph=False, reduce_retracing=True)
     sums = [[np.zeros(layer.input.shape[-1]), np.zeros(layer.input.shape[-1])] for layer in layers]
     total = 0
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
-        # training=True: each BatchNorm uses its batch statistics, as OFA's forward does.
-        outputs = probe(tf.convert_to_tensor(batch), training=True)
+        outputs = run(tf.convert_to_tensor(batch))
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         for acc, tensor in zip(sums, outputs):
             mean, var = tf.nn.moments(tensor, [0, 1, 2])
