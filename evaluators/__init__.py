@@ -16,7 +16,7 @@ from evaluators.supernet import (
     SupernetTrainConfig,
     train_supernet,
 )
-from evaluators.training import TrainConfig, TrainResult, train_model
+from evaluators.training import RungPlan, RungTraining, TrainConfig, TrainResult, train_model
 from evaluators.transfer import build_mobilenet_v2_transfer, train_transfer
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "DatasetConfig",
     "DatasetError",
     "MetricsError",
+    "RungPlan",
+    "RungTraining",
     "QATConfig",
     "Supernet",
     "SupernetError",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from evaluators.datasets import Dataset, DatasetConfig, load_dataset
-from evaluators.training import TrainConfig
+from evaluators.training import RungTraining, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,10 @@ class CandidateResult(_RecordMixin):
     dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     conversion: dict[str, Any] = dataclasses.field(default_factory=dict)  # format and converter details
+    # Training in rungs (early stopping): Keras validation accuracy at each rung reached, and the
+    # rung where the training was stopped (None: trained to the end of its budget).
+    rung_accuracies: dict[int, float] = dataclasses.field(default_factory=dict)
+    stopped_at_epoch: int | None = None
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -251,9 +255,14 @@ class TrainingEvaluator:
                                                batch_size=self.train_cfg.batch_size)
         return self._datasets[key]
 
-    def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None) -> CandidateResult:
+    def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None,
+                 rungs: RungTraining | None = None) -> CandidateResult:
         """Evaluate ``arch``; with a complete ``cheap`` result its latency is reused instead of re-profiling
         (int8 latency depends on the architecture, not on the trained weights).
+
+        With ``rungs`` the training is judged at each rung and may stop there (early stopping); the
+        int8 model is converted and evaluated where it stops or ends. Rung checkpoints go in
+        ``workdir/rungs``.
 
         A bad candidate gives ``status="failed"``; a bad dataset (the search's input, not the
         candidate's fault) raises ``DatasetError``.
@@ -264,7 +273,7 @@ class TrainingEvaluator:
                                  train_config=self.train_cfg.to_dict())
         start = time.perf_counter()
         try:
-            self._run(arch, workdir, result, cheap)
+            self._run(arch, workdir, result, cheap, rungs)
         except _Failed as failure:
             result.status, result.failure_stage = FAILED, failure.stage
             result.failure_reason, result.profiler_error_kind = failure.reason, failure.kind
@@ -273,11 +282,24 @@ class TrainingEvaluator:
         result.timings_s["total"] = round(time.perf_counter() - start, 3)
         return result
 
-    def _run(self, arch: Any, workdir: Path, result: CandidateResult, cheap: CheapResult | None) -> None:
+    def _train(self, model: Any, dataset: Dataset, result: CandidateResult, workdir: Path,
+               rungs: RungTraining | None) -> Any:
+        from evaluators.training import fit_in_rungs, train_model
+
+        if rungs is None:
+            return train_model(model, dataset, self.train_cfg)
+        trained = fit_in_rungs(model, dataset, self.train_cfg, rungs.plan, rungs.judge,
+                               checkpoint_dir=workdir / "rungs", architecture=result.architecture,
+                               resume_from=rungs.resume_from)
+        result.rung_accuracies = dict(trained.details["rung_accuracies"])
+        result.stopped_at_epoch = trained.details["stopped_at_epoch"]
+        return trained
+
+    def _run(self, arch: Any, workdir: Path, result: CandidateResult, cheap: CheapResult | None,
+             rungs: RungTraining | None = None) -> None:
         from evaluators.conversion import QATConfig, convert
         from evaluators.errors import ConversionError, MetricsError
         from evaluators.metrics import evaluate_tflite
-        from evaluators.training import train_model
 
         dataset = self.dataset(arch.resolution, arch.channels)
         result.dataset = {"name": self.dataset_cfg.name, **{k: dataset.info[k] for k in ("counts", "num_skipped")}}
@@ -291,7 +313,7 @@ class TrainingEvaluator:
             model, result.params, result.macs = _build(arch, self.train_cfg.bn_momentum, self.train_cfg.seed)
         with _Timer(timings, "train"):
             try:
-                trained = train_model(model, dataset, self.train_cfg)
+                trained = self._train(model, dataset, result, workdir, rungs)
             except Exception as exc:  # OOM, shape errors ...: this candidate fails, the search goes on
                 raise _Failed("train", f"training raised {type(exc).__name__}: {exc}") from exc
         result.training = trained.to_dict()

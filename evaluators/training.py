@@ -8,10 +8,13 @@ label smoothing follows Szegedy et al. 2016. A NaN or inf loss stops training an
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -249,5 +252,157 @@ def train_model(model: Any, dataset: Dataset, cfg: TrainConfig | None = None) ->
         raise
 
 
-__all__ = ["OPTIMIZERS", "TrainConfig", "TrainResult", "fit", "make_optimizer", "make_schedule", "set_bn_momentum",
+# ---- training in rungs (early stopping) ----------------------------------------------------------
+#: (epoch of the rung, Keras validation accuracy there) -> whether the training goes on.
+RungJudge = Callable[[int, float], bool]
+#: The file beside a rung checkpoint that says which architecture, epoch and rung accuracies it holds.
+RUNG_STATE_NAME = "rung_state.json"
+
+
+@dataclass(frozen=True)
+class RungPlan:
+    """Where a training may stop: successive halving's rungs (Jamieson & Talwalkar 2016), in epochs.
+
+    ``rungs_epochs`` are the epochs at which the training is judged; one equal to ``total_epochs``
+    (the full budget, which also sets the learning-rate schedule) is the end, not a decision.
+    """
+
+    rungs_epochs: tuple[int, ...]
+    total_epochs: int
+
+    def __post_init__(self) -> None:
+        rungs = tuple(int(e) for e in self.rungs_epochs)
+        if not rungs or any(e < 1 for e in rungs) or list(rungs) != sorted(set(rungs)):
+            raise ValueError(f"rungs must be increasing epochs >= 1, got {list(self.rungs_epochs)}")
+        if rungs[-1] > self.total_epochs:
+            raise ValueError(f"rung {rungs[-1]} is beyond the training budget of {self.total_epochs} epochs")
+        object.__setattr__(self, "rungs_epochs", rungs)
+
+    @property
+    def decision_epochs(self) -> tuple[int, ...]:
+        return tuple(e for e in self.rungs_epochs if e < self.total_epochs)
+
+    @property
+    def boundaries(self) -> tuple[int, ...]:
+        """Epochs at which training pauses: every decision, then the end of the budget."""
+        return (*self.decision_epochs, self.total_epochs)
+
+
+@dataclass(frozen=True)
+class RungTraining:
+    """A training in rungs: the plan, who judges each rung, and a rung checkpoint to resume from."""
+
+    plan: RungPlan
+    judge: RungJudge
+    resume_from: Path | None = None
+
+
+@dataclass
+class _RungRun:
+    """The state of a training in rungs: the checkpoint, the epoch reached, the rung accuracies."""
+
+    checkpoint: Any
+    directory: Path
+    architecture: str
+    epoch: int = 0
+    rung_accuracies: dict[int, float] = field(default_factory=dict)
+    resumed_from_epoch: int = 0
+
+    def save(self) -> None:
+        self.checkpoint.epoch.assign(self.epoch)
+        self.checkpoint.write(str(self.directory / "ckpt"))
+        state = {"architecture": self.architecture, "epoch": self.epoch,
+                 "rung_accuracies": {str(k): v for k, v in self.rung_accuracies.items()}}
+        (self.directory / RUNG_STATE_NAME).write_text(json.dumps(state, indent=1))
+
+    def restore(self, source: Path) -> None:
+        """Resume from the rung checkpoint in ``source`` (weights, optimizer state and step counter)."""
+        state = json.loads((source / RUNG_STATE_NAME).read_text())
+        if state.get("architecture") != self.architecture:
+            logger.warning("rung checkpoint in %s is of another architecture; training from scratch", source)
+            return
+        self.checkpoint.read(str(source / "ckpt")).assert_existing_objects_matched()
+        self.epoch = self.resumed_from_epoch = int(state["epoch"])
+        self.rung_accuracies = {int(k): float(v) for k, v in state["rung_accuracies"].items()}
+        logger.info("resuming from the rung checkpoint of epoch %d in %s", self.epoch, source)
+
+
+def _rung_run(model: Any, checkpoint_dir: Path, architecture: str, resume_from: Path | None) -> _RungRun:
+    from search_spaces.keras_backend import tf
+
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                     epoch=tf.Variable(0, dtype=tf.int64))
+    run = _RungRun(checkpoint, checkpoint_dir, architecture)
+    if resume_from is not None and (resume_from / RUNG_STATE_NAME).is_file():
+        run.restore(resume_from)
+    return run
+
+
+def fit_in_rungs(model: Any, dataset: Dataset, cfg: TrainConfig, plan: RungPlan, judge: RungJudge, *,
+                 checkpoint_dir: Path, architecture: str, resume_from: Path | None = None) -> TrainResult:
+    """Train ``model`` rung by rung; at each decision rung ``judge`` says whether it goes on.
+
+    The learning-rate schedule spans ``plan.total_epochs`` whatever rung the training stops at, so a
+    promoted training continues its own schedule. At every decision rung the weights, the optimizer
+    state (moments and step counter) and the rung accuracies are written to ``checkpoint_dir``; with
+    ``resume_from`` holding such a checkpoint of the same architecture, training resumes there
+    instead of starting again (asynchronous successive halving, Li et al. 2020, "A System for
+    Massively Parallel Hyperparameter Tuning"). ``details`` gets ``rung_accuracies``,
+    ``stopped_at_epoch`` (None: trained to the end) and ``resumed_from_epoch``.
+    """
+    start = time.perf_counter()
+    _seed(cfg.seed)
+    if cfg.bn_momentum is not None:
+        set_bn_momentum(model, cfg.bn_momentum)
+    steps = _steps_per_epoch(dataset, cfg)
+    compile_for_training(model, cfg, steps, plan.total_epochs)
+    run = _rung_run(model, Path(checkpoint_dir), architecture, resume_from)
+    guard, history, stopped_at, validation = _DivergenceGuard(), {}, None, None
+    for boundary in (b for b in plan.boundaries if b > run.epoch):
+        _fit_segment(model, dataset, cfg, run.epoch, boundary, guard, history)
+        run.epoch = boundary
+        if guard.reason is not None or boundary == plan.total_epochs:
+            break
+        validation = tuple(float(v) for v in model.evaluate(dataset.val, verbose=0))
+        run.rung_accuracies[boundary] = validation[1]
+        run.save()
+        if not judge(boundary, validation[1]):
+            stopped_at = boundary
+            break
+    val_loss, val_accuracy = validation if stopped_at else _final_validation(model, dataset, guard)
+    details = {"steps_per_epoch": steps, "rung_accuracies": dict(run.rung_accuracies),
+               "stopped_at_epoch": stopped_at, "resumed_from_epoch": run.resumed_from_epoch}
+    return TrainResult(history=history, val_accuracy=val_accuracy, val_loss=val_loss,
+                       seconds=time.perf_counter() - start, epochs_completed=run.epoch,
+                       diverged=guard.reason is not None, divergence_reason=guard.reason, details=details)
+
+
+def _seed(seed: int) -> None:
+    from search_spaces.keras_backend import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def _fit_segment(model: Any, dataset: Dataset, cfg: TrainConfig, first_epoch: int, end_epoch: int,
+                 guard: _DivergenceGuard, history: dict[str, list[float]]) -> None:
+    """Epochs ``first_epoch`` to ``end_epoch`` (Keras' ``initial_epoch``), history appended."""
+    fitted = model.fit(dataset.train.repeat() if cfg.steps_per_epoch else dataset.train,
+                       initial_epoch=first_epoch, epochs=end_epoch, steps_per_epoch=cfg.steps_per_epoch,
+                       callbacks=[guard.callback], verbose=0)
+    for key, values in fitted.history.items():
+        history.setdefault(key, []).extend(float(v) for v in values)
+
+
+def _final_validation(model: Any, dataset: Dataset, guard: _DivergenceGuard) -> tuple[float | None, float | None]:
+    if guard.reason is not None:
+        return None, None
+    val_loss, val_accuracy = (float(v) for v in model.evaluate(dataset.val, verbose=0))
+    if not math.isfinite(val_loss):
+        guard.reason = f"validation loss is {val_loss} after training"
+    return val_loss, val_accuracy
+
+
+__all__ = ["OPTIMIZERS", "RUNG_STATE_NAME", "RungJudge", "RungPlan", "RungTraining", "TrainConfig", "TrainResult",
+           "fit", "fit_in_rungs", "make_optimizer", "make_schedule", "set_bn_momentum",
            "smoothed_sparse_crossentropy", "train_model"]
