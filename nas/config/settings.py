@@ -28,6 +28,8 @@ BACKEND_NAMES = ("local", "ray")
 LATENCY_SOURCES = ("measured", "predicted", "predicted+verify")
 # What a predictor does with a kernel it never saw in calibration (issue 15).
 UNSEEN_KERNEL_POLICIES = ("warn", "refuse")
+# How MO-ASHA breaks ties within one non-dominated front (nas.trial.early_stopping).
+EARLY_STOPPING_TIE_BREAKS = ("crowding",)
 # Artifact stores (nas.record.artifacts): a folder every node mounts, or S3 (or S3-compatible).
 ARTIFACT_URL_SCHEMES = ("file", "s3")
 PROFILER_TOKEN_ENV = "EDGE_PROFILER_TOKEN"
@@ -151,6 +153,24 @@ class LatencySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class EarlyStoppingSettings:
+    """Multi-objective successive halving (MO-ASHA, Schmucker et al. 2021) of the per-trial training.
+
+    ``rungs_epochs`` empty: off. At each rung below ``training.epochs`` a trial goes on only if it
+    ranks in the top ``1 / reduction_factor`` of the trials that reached that rung, by non-dominated
+    sorting on (accuracy at the rung, latency, size), ties broken by ``tie_break``.
+    """
+
+    rungs_epochs: tuple[int, ...] = ()
+    reduction_factor: float = 3.0
+    tie_break: str = "crowding"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rungs_epochs)
+
+
+@dataclasses.dataclass(frozen=True)
 class ArtifactSettings:
     """Where trial artifacts are stored for every node to read (Optuna artifact store); ``url`` None:
     only in the trial folder of the machine that ran the trial."""
@@ -184,6 +204,7 @@ class SearchConfig:
     backend: BackendSettings
     latency: LatencySettings = LatencySettings()
     artifact_store: ArtifactSettings = ArtifactSettings()
+    early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -21,6 +21,7 @@ from evaluators import DatasetConfig, TrainConfig
 from nas.config.settings import (
     ARTIFACT_URL_SCHEMES,
     BACKEND_NAMES,
+    EARLY_STOPPING_TIE_BREAKS,
     KERAS_TUNER_ORACLES,
     LATENCY_SOURCES,
     OBJECTIVE_NAMES,
@@ -31,6 +32,7 @@ from nas.config.settings import (
     BackendSettings,
     ConfigError,
     ConstraintSettings,
+    EarlyStoppingSettings,
     KerasTunerSettings,
     LatencySettings,
     ProfilerSettings,
@@ -52,6 +54,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     _forget_recorded_token(profiler_values)
     tree.setdefault("latency", {"source": LatencySettings().source})  # recorded before the section existed
     tree.setdefault("artifact_store", {"url": ArtifactSettings().url})
+    tree.setdefault("early_stopping", {"rungs": []})  # recorded before the section existed
     study = _study(_section(tree, "study"))
     source, resolutions, channels = _search_space(_section(tree, "search_space"))
     dataset = _dataset(_section(tree, "dataset"))
@@ -81,6 +84,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
         backend=backend,
         latency=_latency(_section(tree, "latency")),
         artifact_store=_artifact_store(_section(tree, "artifact_store")),
+        early_stopping=_early_stopping(_section(tree, "early_stopping"), training, strategy),
         raw=tree,
     )
 
@@ -267,6 +271,45 @@ def _latency(values: Mapping[str, Any]) -> LatencySettings:
                                 minimum=0.0),
         drift_threshold=_number("latency.drift_threshold", values.get("drift_threshold", defaults.drift_threshold),
                                 strictly_positive=True))
+
+
+def _early_stopping(values: Mapping[str, Any], training: TrainConfig,
+                    strategy: StrategySettings) -> EarlyStoppingSettings:
+    defaults = EarlyStoppingSettings()
+    allowed = ("rungs", "reduction_factor", "tie_break")
+    unknown = [key for key in values if key not in allowed]
+    if unknown:
+        raise ConfigError(f"unknown config key 'early_stopping.{unknown[0]}'; allowed keys: {', '.join(allowed)}")
+    rungs = values.get("rungs") or []
+    if isinstance(rungs, (int, float)) and not isinstance(rungs, bool):
+        rungs = [rungs]
+    elif isinstance(rungs, str):  # a flag: --early_stopping.rungs 1,3
+        rungs = [_parse_number(part) for part in rungs.split(",")]
+    if not isinstance(rungs, (list, tuple)):
+        raise ConfigError(f"early_stopping.rungs: expected a list of epochs (e.g. [1, 3]), got {rungs!r}")
+    epochs = tuple(_number("early_stopping.rungs", e, integer=True, strictly_positive=True) for e in rungs)
+    if list(epochs) != sorted(set(epochs)):
+        raise ConfigError(f"early_stopping.rungs: epochs must increase, got {list(epochs)}")
+    if epochs and epochs[-1] > training.epochs:
+        raise ConfigError(f"early_stopping.rungs: rung {epochs[-1]} is beyond the training budget "
+                          f"(training.epochs {training.epochs})")
+    factor = _number("early_stopping.reduction_factor", values.get("reduction_factor", defaults.reduction_factor))
+    if factor <= 1:
+        raise ConfigError(f"early_stopping.reduction_factor: must be > 1 (keep the top 1/factor), got {factor:g}")
+    if epochs and strategy.name == "keras-tuner" and strategy.keras_tuner.oracle == "hyperband":
+        raise ConfigError("early_stopping.rungs: the keras-tuner hyperband oracle sets each trial's epochs itself; "
+                          "use the bayesian oracle or no early_stopping")
+    return EarlyStoppingSettings(
+        rungs_epochs=epochs, reduction_factor=factor,
+        tie_break=_choice("early_stopping.tie_break", values.get("tie_break", defaults.tie_break),
+                          EARLY_STOPPING_TIE_BREAKS))
+
+
+def _parse_number(text: str) -> Any:
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text.strip()
 
 
 def _artifact_store(values: Mapping[str, Any]) -> ArtifactSettings:

@@ -77,6 +77,10 @@ class TrialRecord:
     failure_stage: str | None = None
     constraint_violations: tuple[str, ...] = ()
     proxy_epochs: int | None = None
+    # Early stopping (MO-ASHA): Keras validation accuracy at each rung reached (epoch -> accuracy), and
+    # the rung where the training was stopped (None: not stopped; the trial is PRUNED when set).
+    rung_accuracies: Mapping[int, float] = dataclasses.field(default_factory=dict)
+    stopped_at_epoch: int | None = None
     trained: bool = False
     accuracy_int8: float | None = None
     size_bytes: int | None = None
@@ -110,6 +114,8 @@ class TrialRecord:
                 extra["status"] = attrs["status"]
         if "worker" in values:
             values["worker"] = WorkerIdentity.from_dict(values["worker"])
+        if "rung_accuracies" in values:  # JSON keys are strings
+            values["rung_accuracies"] = {int(k): float(v) for k, v in values["rung_accuracies"].items()}
         values["constraint_violations"] = tuple(values.get("constraint_violations") or ())
         for name in ("is_reference", "trained"):
             values[name] = bool(values.get(name, False))
