@@ -287,7 +287,7 @@ def _early_stopping(values: Mapping[str, Any], training: TrainConfig,
         rungs = [_parse_number(part) for part in rungs.split(",")]
     if not isinstance(rungs, (list, tuple)):
         raise ConfigError(f"early_stopping.rungs: expected a list of epochs (e.g. [1, 3]), got {rungs!r}")
-    epochs = tuple(_number("early_stopping.rungs", e, integer=True, strictly_positive=True) for e in rungs)
+    epochs = tuple(_number("early_stopping.rungs", epoch, integer=True, strictly_positive=True) for epoch in rungs)
     if list(epochs) != sorted(set(epochs)):
         raise ConfigError(f"early_stopping.rungs: epochs must increase, got {list(epochs)}")
     if epochs and epochs[-1] > training.epochs:
