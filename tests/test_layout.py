@@ -44,8 +44,10 @@ LAYERS = (
     "nas.results",
     "nas.cli",
 )
-# The root package `nas` (its __init__) sits below every nas layer: it may import nothing else.
+# The root package `nas` (its __init__) sits below every nas layer: it may import nothing else. So do
+# the modules of pure maths beside it (nas/pareto.py), which every layer may use.
 ROOT_NAS = "nas"
+ROOT_MODULES = frozenset({"nas.pareto"})
 INDEPENDENT = "edge_profiler"  # imports nothing of the other three; anyone may import it
 CLI = "nas.cli"
 RECORD = "nas.record"
@@ -243,7 +245,7 @@ def import_cycles(modules: Mapping[str, Module]) -> list[str]:
 # -- check 2: layers -------------------------------------------------------------------------------
 def _layer(module: str) -> str | None:
     """A module's layer: its longest prefix in :data:`LAYERS`, edge_profiler, the root ``nas``, or None."""
-    if module == ROOT_NAS:
+    if module == ROOT_NAS or module in ROOT_MODULES:
         return ROOT_NAS
     for layer in sorted((*LAYERS, INDEPENDENT), key=len, reverse=True):
         if module == layer or module.startswith(layer + "."):

@@ -4,7 +4,7 @@ No TensorFlow, no study: the runner (:mod:`benchmarks.search_vs_mobilenetv2.run`
 points, this module turns them into hypervolumes against one reference point and into the issue's
 three targets (met / missed, with the numbers and what a miss would need). The speed-up and the
 accuracy gain are MnasNet's two readings against MobileNetV2 (Tan et al. 2019), computed by
-:func:`nas.results.compare.compare_to_reference`; the hypervolume is :func:`nas.results.pareto.hypervolume`.
+:func:`nas.results.compare.compare_to_reference`; the hypervolume is :func:`nas.pareto.hypervolume`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nas import pareto
 from nas.record.points import OBJECTIVES, ModelPoint
-from nas.results import pareto
 from nas.results.compare import compare_to_reference
 from nas.results.front import default_reference, objective_matrix, pareto_front
 

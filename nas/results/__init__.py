@@ -1,7 +1,7 @@
 """What a finished search gives: its Pareto front and hypervolume, the comparison with reference
 architectures, the choice and verified export of one model, the trial table and the HTML report.
 
-Names are loaded on first use (PEP 562), so ``import nas.results.pareto`` stays free of Optuna,
+Names are loaded on first use (PEP 562), so importing a module of it stays free of Optuna,
 pandas and TensorFlow.
 """
 

@@ -3,7 +3,7 @@
 A :class:`~nas.record.points.ModelPoint` is one evaluated model (a study trial or a baseline
 evaluated the same way) with its metrics in named units. The objectives are the ones a search
 optimizes (int8 accuracy up, latency and size down); the Pareto maths comes from
-:mod:`nas.results.pareto`, the hypervolume after Zitzler & Thiele (1998).
+:mod:`nas.pareto`, the hypervolume after Zitzler & Thiele (1998).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nas import pareto
 from nas.record.points import OBJECTIVES, ModelPoint, distinct
-from nas.results import pareto
 
 # The unit of each objective, for the hypervolume's unit ("fraction x ms x bytes").
 OBJECTIVE_UNITS = dict(accuracy="fraction", latency_ms_p50="ms", size_bytes="bytes")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from nas import pareto
 from nas.record.points import OBJECTIVES, ModelPoint
-from nas.results import pareto
 from nas.results.front import check_objectives, objective_matrix, pareto_front
 
 
@@ -148,7 +148,7 @@ def knee_objectives(objectives: Mapping[str, str]) -> dict[str, str]:
 
 
 def knee_of(front: Sequence[ModelPoint], objectives: Mapping[str, str] = OBJECTIVES) -> ModelPoint:
-    """The knee point (:func:`nas.results.pareto.knee_index`) of a set of evaluated models, on
+    """The knee point (:func:`nas.pareto.knee_index`) of a set of evaluated models, on
     :func:`knee_objectives`.
 
     On a tie (always so when only two models are left, both extremes) a discovered model is

@@ -1,4 +1,4 @@
-"""nas.results.pareto against brute force on random points."""
+"""nas.pareto against brute force on random points."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from nas.results import pareto
+from nas import pareto
 
 MIXED = ["maximize", "minimize", "minimize"]
 
@@ -174,7 +174,7 @@ def test_directions_accept_optuna_style_names() -> None:
 
 def test_module_imports_no_framework() -> None:
     code = (
-        "import sys, nas.results.pareto; bad = [m for m in ('tensorflow', 'optuna', 'pandas', 'tf_keras', 'ray')"
+        "import sys, nas.pareto; bad = [m for m in ('tensorflow', 'optuna', 'pandas', 'tf_keras', 'ray')"
         " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
