@@ -9,6 +9,7 @@ from nas.config.loader import FREE_FORM_SECTIONS, default_config_dict, leaf_keys
 from nas.config.settings import (
     ARTIFACT_URL_SCHEMES,
     BACKEND_NAMES,
+    EVALUATOR_NAMES,
     KERAS_TUNER_ORACLES,
     LATENCY_SOURCES,
     OBJECTIVE_NAMES,
@@ -20,6 +21,7 @@ from nas.config.settings import (
     Concurrency,
     ConfigError,
     ConstraintSettings,
+    EvaluatorSettings,
     KerasTunerSettings,
     LatencySettings,
     ProfilerSettings,
@@ -27,6 +29,7 @@ from nas.config.settings import (
     SearchConfig,
     StrategySettings,
     StudySettings,
+    SupernetSettings,
     read_profiler_token,
 )
 from nas.config.validate import build_config, build_dataclass
@@ -34,6 +37,7 @@ from nas.config.validate import build_config, build_dataclass
 __all__ = [
     "ARTIFACT_URL_SCHEMES",
     "BACKEND_NAMES",
+    "EVALUATOR_NAMES",
     "FREE_FORM_SECTIONS",
     "KERAS_TUNER_ORACLES",
     "LATENCY_SOURCES",
@@ -46,6 +50,7 @@ __all__ = [
     "Concurrency",
     "ConfigError",
     "ConstraintSettings",
+    "EvaluatorSettings",
     "KerasTunerSettings",
     "LatencySettings",
     "ProfilerSettings",
@@ -53,6 +58,7 @@ __all__ = [
     "SearchConfig",
     "StrategySettings",
     "StudySettings",
+    "SupernetSettings",
     "build_config",
     "build_dataclass",
     "default_config_dict",

@@ -91,7 +91,7 @@ def _merge(base: dict[str, Any], user: Mapping[str, Any], prefix: str) -> None:
         dotted = f"{prefix}{key}"
         if key not in base:
             raise ConfigError(_unknown_key_message(dotted, base, prefix))
-        if isinstance(base[key], dict) and key not in FREE_FORM_SECTIONS:
+        if isinstance(base[key], dict) and not (key in FREE_FORM_SECTIONS and not prefix):  # top-level only
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted}: expected a mapping with keys {sorted(base[key])}, got {value!r}")
             _merge(base[key], value, dotted + ".")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evaluators import DatasetConfig, TrainConfig
+from evaluators import DatasetConfig, SupernetTrainConfig, TrainConfig
 from nas.record.errors import StudyError
 from nas.record.storage import default_storage_url, read_secret_file
 
@@ -30,6 +30,11 @@ LATENCY_SOURCES = ("measured", "predicted", "predicted+verify")
 UNSEEN_KERNEL_POLICIES = ("warn", "refuse")
 # How MO-ASHA breaks ties within one non-dominated front (nas.trial.early_stopping).
 EARLY_STOPPING_TIE_BREAKS = ("crowding",)
+# How a candidate's accuracy is measured (nas.trial): a proxy training per trial, or weights inherited
+# from a supernet trained once (evaluators.supernet, issue 16).
+EVALUATOR_NAMES = ("training", "supernet")
+# The supernet folder when `evaluator.supernet.folder` is null: beside the study.
+SUPERNET_FOLDER_NAME = "supernet"
 # Artifact stores (nas.record.artifacts): a folder every node mounts, or S3 (or S3-compatible).
 ARTIFACT_URL_SCHEMES = ("file", "s3")
 PROFILER_TOKEN_ENV = "EDGE_PROFILER_TOKEN"
@@ -170,6 +175,42 @@ class EarlyStoppingSettings:
         return bool(self.rungs_epochs)
 
 
+def default_supernet_training() -> SupernetTrainConfig:
+    """``nas supernet train``'s budget when the config sets none (the default YAML's values)."""
+    return SupernetTrainConfig(epochs=10, batch_size=64, learning_rate=3e-3)
+
+
+@dataclasses.dataclass(frozen=True)
+class SupernetSettings:
+    """The supernet of ``evaluator: supernet`` (Once-for-All, Cai et al. 2020; BigNAS, Yu et al. 2020).
+
+    ``folder`` None: ``<study_dir>/supernet``. ``bn_calibration_images``: training images whose batch
+    statistics replace each BatchNorm's moving ones before scoring (OFA's recalibration).
+    ``training``: what ``nas supernet train`` runs.
+    """
+
+    folder: Path | None = None
+    bn_calibration_images: int = 500
+    training: SupernetTrainConfig = dataclasses.field(default_factory=default_supernet_training)
+
+    def folder_for(self, study: StudySettings) -> Path:
+        """The supernet folder of ``study``: the configured one, else beside the study."""
+        return self.folder if self.folder is not None else study.study_dir / SUPERNET_FOLDER_NAME
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorSettings:
+    """How a candidate's accuracy is measured: ``training`` (proxy training per trial) or ``supernet``
+    (weights inherited from :attr:`supernet`, BatchNorm recalibrated, int8 through LiteRT)."""
+
+    name: str = "training"
+    supernet: SupernetSettings = SupernetSettings()
+
+    @property
+    def inherits_weights(self) -> bool:
+        return self.name == "supernet"
+
+
 @dataclasses.dataclass(frozen=True)
 class ArtifactSettings:
     """Where trial artifacts are stored for every node to read (Optuna artifact store); ``url`` None:
@@ -205,6 +246,7 @@ class SearchConfig:
     latency: LatencySettings = LatencySettings()
     artifact_store: ArtifactSettings = ArtifactSettings()
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+    evaluator: EvaluatorSettings = EvaluatorSettings()
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluators import DatasetConfig, TrainConfig
+from evaluators import DatasetConfig, SupernetTrainConfig, TrainConfig
 from nas.config.settings import (
     ARTIFACT_URL_SCHEMES,
     BACKEND_NAMES,
     EARLY_STOPPING_TIE_BREAKS,
+    EVALUATOR_NAMES,
     KERAS_TUNER_ORACLES,
     LATENCY_SOURCES,
     OBJECTIVE_NAMES,
@@ -33,6 +34,7 @@ from nas.config.settings import (
     ConfigError,
     ConstraintSettings,
     EarlyStoppingSettings,
+    EvaluatorSettings,
     KerasTunerSettings,
     LatencySettings,
     ProfilerSettings,
@@ -40,6 +42,7 @@ from nas.config.settings import (
     SearchConfig,
     StrategySettings,
     StudySettings,
+    SupernetSettings,
 )
 from nas.record.storage import redact_url, url_has_password
 
@@ -52,9 +55,7 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
     tree = copy.deepcopy(dict(tree))
     profiler_values = _section(tree, "profiler")
     _forget_recorded_token(profiler_values)
-    tree.setdefault("latency", {"source": LatencySettings().source})  # recorded before the section existed
-    tree.setdefault("artifact_store", {"url": ArtifactSettings().url})
-    tree.setdefault("early_stopping", {"rungs": []})  # recorded before the section existed
+    _add_missing_sections(tree)
     study = _study(_section(tree, "study"))
     source, resolutions, channels = _search_space(_section(tree, "search_space"))
     dataset = _dataset(_section(tree, "dataset"))
@@ -85,8 +86,17 @@ def build_config(tree: Mapping[str, Any]) -> SearchConfig:
         latency=_latency(_section(tree, "latency")),
         artifact_store=_artifact_store(_section(tree, "artifact_store")),
         early_stopping=_early_stopping(_section(tree, "early_stopping"), training, strategy),
+        evaluator=_evaluator(_section(tree, "evaluator"), strategy, _section(tree, "early_stopping")),
         raw=tree,
     )
+
+
+def _add_missing_sections(tree: dict[str, Any]) -> None:
+    """Sections a study recorded before they existed get their defaults."""
+    tree.setdefault("latency", {"source": LatencySettings().source})
+    tree.setdefault("artifact_store", {"url": ArtifactSettings().url})
+    tree.setdefault("early_stopping", {"rungs": []})
+    tree.setdefault("evaluator", {"name": EvaluatorSettings().name})
 
 
 def _forget_recorded_token(profiler_values: dict[str, Any]) -> None:
@@ -303,6 +313,46 @@ def _early_stopping(values: Mapping[str, Any], training: TrainConfig,
         rungs_epochs=epochs, reduction_factor=factor,
         tie_break=_choice("early_stopping.tie_break", values.get("tie_break", defaults.tie_break),
                           EARLY_STOPPING_TIE_BREAKS))
+
+
+def _evaluator(values: Mapping[str, Any], strategy: StrategySettings,
+               early_stopping: Mapping[str, Any]) -> EvaluatorSettings:
+    """The ``evaluator`` section; a study recorded before it existed has only ``name: training``."""
+    _known_keys("evaluator", values, ("name", "supernet"))
+    name = _choice("evaluator.name", values.get("name", EvaluatorSettings().name), EVALUATOR_NAMES)
+    supernet = values.get("supernet") or {}
+    if not isinstance(supernet, Mapping):
+        raise ConfigError(f"evaluator.supernet: expected a mapping of keys, got {supernet!r}")
+    _known_keys("evaluator.supernet", supernet, ("folder", "bn_calibration_images", "training"))
+    defaults = SupernetSettings()
+    folder = _string("evaluator.supernet.folder", supernet.get("folder"), optional=True)
+    training = supernet.get("training")
+    settings = EvaluatorSettings(name=name, supernet=SupernetSettings(
+        folder=None if folder is None else Path(folder),
+        bn_calibration_images=_number("evaluator.supernet.bn_calibration_images",
+                                      supernet.get("bn_calibration_images", defaults.bn_calibration_images),
+                                      integer=True, minimum=1),
+        training=defaults.training if training is None else build_dataclass(
+            SupernetTrainConfig, _mapping("evaluator.supernet.training", training), "evaluator.supernet.training")))
+    if settings.inherits_weights and early_stopping.get("rungs"):
+        raise ConfigError("evaluator.name: 'supernet' trains no candidate, so early_stopping.rungs has nothing to "
+                          "stop; set early_stopping.rungs: [] or evaluator.name: training")
+    if settings.inherits_weights and strategy.name == "keras-tuner" and strategy.keras_tuner.oracle == "hyperband":
+        raise ConfigError("evaluator.name: 'supernet' trains no candidate, but the keras-tuner hyperband oracle "
+                          "budgets training epochs; use strategy.keras_tuner.oracle: bayesian")
+    return settings
+
+
+def _known_keys(section: str, values: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = [key for key in values if key not in allowed]
+    if unknown:
+        raise ConfigError(f"unknown config key '{section}.{unknown[0]}'; allowed keys: {', '.join(allowed)}")
+
+
+def _mapping(key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping of keys, got {value!r}")
+    return value
 
 
 def _parse_number(text: str) -> Any:
