@@ -16,6 +16,8 @@ from collections.abc import Sequence
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("search", "nas.cli.search",
      "Run or resume a hardware-aware search (Optuna NSGA-II/TPE/random, Ray Tune, KerasTuner)"),
+    ("supernet", "nas.cli.supernet",
+     "Train (or resume) the weight-sharing supernet that `evaluator: supernet` scores candidates with"),
     ("trials", "nas.cli.trials", "The trials of a study as a table, or --csv / --json"),
     ("demo", "nas.cli.demo", "The offline default search on digits with MobileNetV2 as reference, then its result"),
     ("data", "nas.cli.data",

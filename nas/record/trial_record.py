@@ -20,6 +20,10 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+# Values of TrialRecord.accuracy_source.
+ACCURACY_TRAINED, ACCURACY_INHERITED = "trained", "inherited"
+ACCURACY_SOURCES = (ACCURACY_TRAINED, ACCURACY_INHERITED)
+
 
 class TrialStatus(str, enum.Enum):
     """What became of a trial's candidate (the ``status`` attribute)."""
@@ -83,6 +87,11 @@ class TrialRecord:
     stopped_at_epoch: int | None = None
     trained: bool = False
     accuracy_int8: float | None = None
+    # Where accuracy_int8 comes from (ACCURACY_SOURCES): the trial's own proxy training, or weights
+    # inherited from a supernet (issue 16); None in studies recorded before (their accuracy is trained).
+    # ``inherited_from``: for inherited accuracy, the supernet's folder, fingerprint and training provenance.
+    accuracy_source: str | None = None
+    inherited_from: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     size_bytes: int | None = None
     size_bytes_untrained: int | None = None
     latency_ms_p50: float | None = None
@@ -155,6 +164,13 @@ class TrialRecord:
     def holds_result(self) -> bool:
         """Complete, infeasible or a recorded candidate failure (status alone; see :func:`is_done`)."""
         return self.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE, TrialStatus.FAILED)
+
+    @property
+    def accuracy_origin(self) -> str | None:
+        """``accuracy_source``, with studies recorded before it existed read as trained (None: no accuracy)."""
+        if self.accuracy_source is not None:
+            return self.accuracy_source
+        return ACCURACY_TRAINED if self.trained else None
 
     @property
     def feasible(self) -> bool:

@@ -21,6 +21,7 @@ class TrialRow:
     status: str | None
     reference: str
     accuracy_int8: float | None
+    accuracy_source: str | None  # trained | inherited (from a supernet)
     latency_ms_p50: float | None
     size_kib: float | None
     params: int | None
@@ -39,6 +40,7 @@ class TrialRow:
             status=None if record.status is None else record.status.value,
             reference=(record.reference_name or "") if record.is_reference else "",
             accuracy_int8=record.accuracy_int8,
+            accuracy_source=record.accuracy_origin,
             latency_ms_p50=record.latency_ms_p50,
             size_kib=None if record.size_bytes is None else round(record.size_bytes / 1024, 1),
             params=record.params,
@@ -79,6 +81,7 @@ def _full_row(trial: Any, record: TrialRecord) -> dict[str, Any]:
     row.update({f"metric_{key}": value for key, value in record.metrics.items()
                 if not isinstance(value, (list, dict))})
     row.update({f"artifact_{key}": value for key, value in record.artifacts.items()})
+    row.update({f"inherited_from_{key}": value for key, value in record.inherited_from.items()})  # supernet
     return row
 
 

@@ -43,11 +43,18 @@ class SearchSetup:
 
 
 def make_evaluator(config: SearchConfig) -> CandidateEvaluator:
-    """The real evaluators (TensorFlow is imported here, not before; GPU memory grows as needed)."""
+    """The real evaluators of ``evaluator.name`` (TensorFlow is imported here, not before; GPU memory grows as
+    needed); with ``supernet`` the supernet is loaded here, once per process."""
     allow_gpu_memory_growth()
     from nas.trial.evaluation import EvaluatorAdapter
 
-    return EvaluatorAdapter.from_config(config)
+    adapter = EvaluatorAdapter.from_config(config)
+    if not config.evaluator.inherits_weights:
+        return adapter
+    from nas.trial.supernet import SupernetCandidateEvaluator  # evaluator: supernet (issue 16)
+
+    space = build_space(config, channels=adapter.channels, num_classes=adapter.num_classes)
+    return SupernetCandidateEvaluator.for_study(config, adapter, space)
 
 
 def allow_gpu_memory_growth() -> None:

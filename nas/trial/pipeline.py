@@ -135,7 +135,8 @@ class TrialPipeline:
                                 artifacts={**record.artifacts, **acc.artifacts}, metrics=dict(acc.metrics))
         if acc.failure_reason is not None:
             return self._failed(record, acc.failure_reason, stage="train")
-        record = record.replace(trained=True, accuracy_int8=acc.accuracy_int8)
+        record = record.replace(trained=True, accuracy_int8=acc.accuracy_int8,
+                                accuracy_source=acc.accuracy_source, inherited_from=dict(acc.inherited_from))
         if acc.size_bytes is not None:
             record = record.replace(size_bytes_untrained=record.size_bytes, size_bytes=acc.size_bytes)
         constraints.update(accuracy_constraints(self.constraints, accuracy=acc.accuracy_int8))

@@ -58,6 +58,10 @@ class AccuracyMeasurement:
     timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     failure_reason: str | None = None
+    # Where accuracy_int8 comes from (nas.record.trial_record.ACCURACY_SOURCES), and for weights inherited
+    # from a supernet its folder and fingerprint (TrialRecord.inherited_from).
+    accuracy_source: str = "trained"
+    inherited_from: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class CandidateEvaluator(Protocol):

@@ -2,7 +2,8 @@
 
 ``tiny_search_study`` runs ONE real tiny search per test session (digits at 16 px, one epoch, 4 trials,
 local profiler with few runs; MobileNetV2 0.35 first) and every test that needs a finished study
-reads it (copy it first with ``copy_study`` before writing to it).
+reads it (copy it first with ``copy_study`` before writing to it). ``tiny_supernet`` (tests/nas/supernet_study.py)
+trains one tiny supernet per session for the tests of ``evaluator: supernet``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.nas.supernet_study import tiny_supernet  # noqa: F401 (session fixture: one tiny trained supernet)
 
 TINY_SEARCH_ARGS = [
     "--set", "search_space.resolutions=[16]",
