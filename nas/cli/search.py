@@ -37,6 +37,7 @@ SHORT_FLAGS: dict[str, tuple[str, ...]] = {
     "profiler.kind": ("--profiler",),
     "profiler.urls": ("--profiler-urls",),
     "reference.baseline": ("--reference",),
+    "evaluator.name": ("--evaluator",),
 }
 _DEST_PREFIX = "cfg__"
 

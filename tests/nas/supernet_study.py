@@ -58,3 +58,13 @@ def tiny_supernet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     info = {"space_yaml": space_yaml, "folder": base / "supernet"}
     summary = train(supernet_config(info, base / "runs"), progress=False)
     return {**info, "summary": summary}
+
+
+def supernet_args(info: dict[str, Any], runs: Path, **overrides: Any) -> list[str]:
+    """The ``--set key=value`` flags of :func:`supernet_config` (for ``nas search`` and ``nas supernet train``)."""
+    import json
+
+    values = {**SUPERNET_OVERRIDES, "search_space.source": str(info["space_yaml"]),
+              "evaluator.supernet.folder": str(info["folder"]), "study.runs_dir": str(runs), "study.name": "sn",
+              **{key.replace("__", "."): value for key, value in overrides.items()}}
+    return [word for key, value in values.items() for word in ("--set", f"{key}={json.dumps(value)}")]
