@@ -7,26 +7,36 @@ name in each trial (``TrialRecord.latency_source``): :class:`MeasuredLatency` (t
 :class:`PredictedLatency` (a per-device predictor calibrated by ``nas latency calibrate``, nn-Meter's
 idea; no conversion or measurement in the gate) and :class:`VerifiedPrediction` (predicted, and
 measured for the candidates that may enter the front and a sample of the rest; residuals in the
-trial's ``profiler`` record, drift refits the predictor's scale with a warning). Issue 15,
+trial's ``profiler`` record; a drift refits the predictor on them, persisted beside the study, with a
+warning). Issue 15,
 docs/latency_predictor.md.
 """
 
 from __future__ import annotations
 
 import abc
+import json
 import logging
+import math
 import random
 import statistics
 from pathlib import Path
 from typing import ClassVar
 
 from nas.config.settings import LatencySettings, SearchConfig
-from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError
+from nas.trial.predictor.kernels import Kernel, kernels_of
+from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError, refit_on_models
 from nas.trial.protocol import ArchitectureLike, CandidateEvaluator, CostMeasurement
 
 logger = logging.getLogger(__name__)
-#: Verified trials over which the drift (median |residual|) is judged.
+#: Verified trials over which the drift (median |residual|) is judged and the refit is fitted.
 DRIFT_WINDOW = 10
+#: Fewest verified measurements a drift is judged on.
+MIN_REFIT_MEASUREMENTS = 3
+#: Folder in the study directory with the verified measurements and the drift-refitted predictor.
+REFIT_DIR = "latency_verify"
+REFIT_FILE = "predictor_refit.json"
+VERIFIED_FILE = "verified.jsonl"
 _DEVICE = "device"  # key of the profiler result the device key is read from
 
 DEFAULT_LATENCY_SOURCE = "measured"
@@ -54,6 +64,12 @@ class MeasuredLatency(LatencySource):
 
     def measure_cost(self, evaluator: CandidateEvaluator, arch: ArchitectureLike, trial_dir: Path) -> CostMeasurement:
         return evaluator.measure_cost(arch, trial_dir)
+
+
+def _architecture_of(text: str):  # noqa: ANN202 - search_spaces.Architecture
+    from search_spaces import Architecture
+
+    return Architecture.from_string(text)
 
 
 def _architecture(arch: ArchitectureLike):  # noqa: ANN202 - search_spaces.Architecture
@@ -106,17 +122,52 @@ class PredictedLatency(LatencySource):
 class VerifiedPrediction(PredictedLatency):
     """Predicted for every candidate; measured for those non-dominated in (latency, size) so far and a
     seeded ``verify_fraction`` of the rest. A verified trial records the measurement, with the
-    prediction and the residual (measured / predicted - 1) in its ``profiler`` record; when the
-    median |residual| of the last :data:`DRIFT_WINDOW` verified trials exceeds ``drift_threshold``,
-    the predictor's scale is refitted from them and a warning is logged."""
+    prediction and the residual (measured / predicted - 1) in its ``profiler`` record.
+
+    Drift: when the median |residual| of the last :data:`DRIFT_WINDOW` verified measurements (against
+    the predictor in use) exceeds ``drift_threshold``, the predictor is refitted on them
+    (:func:`~nas.trial.predictor.model.refit_on_models`: per-kernel-kind multipliers and the per-model
+    overhead), a warning is logged, and the refit is written beside the study
+    (``<study>/latency_verify/predictor_refit.json``; the user's calibration file is never written).
+    Verified measurements are appended to ``verified.jsonl`` there, so a resumed search goes on with
+    the refitted predictor and the measurements gathered before it stopped.
+    """
 
     name = "predicted+verify"
 
-    def __init__(self, settings: LatencySettings, *, seed: int = 0, **kwargs: bool | int | None) -> None:
+    def __init__(self, settings: LatencySettings, *, seed: int = 0, study_dir: Path | None = None,
+                 **kwargs: bool | int | None) -> None:
         super().__init__(settings, **kwargs)
         self.rng = random.Random(seed)
         self.points: list[tuple[float, int]] = []
-        self.ratios: list[float] = []  # measured / unscaled prediction of verified trials
+        self.calibrated_path = str(Path(self.path).resolve())
+        self.refit_dir = None if study_dir is None else Path(study_dir) / REFIT_DIR
+        self.verified: list[tuple[tuple[Kernel, ...], float]] = []  # kernels, measured p50 (ms)
+        if self.refit_dir is not None:
+            self._resume()
+
+    def _resume(self) -> None:
+        """Go on with the verified measurements and the refit a previous run of the study left."""
+        log = self.refit_dir / VERIFIED_FILE
+        if log.is_file():
+            for line in log.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.verified.append((tuple(kernels_of(_architecture_of(entry["arch"]))),
+                                          float(entry["measured_p50_ms"])))
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("ignoring an incomplete line of %s", log)
+        refit = self.refit_dir / REFIT_FILE
+        if not refit.is_file():
+            return
+        previous = Predictor.load(refit)
+        if previous.refitted_from != self.calibrated_path or previous.key != self.predictor.key:
+            logger.warning("%s was refitted from another predictor (%s), not %s: not used", refit,
+                           previous.refitted_from, self.calibrated_path)
+            return
+        logger.info("resuming with the drift-refitted latency predictor %s (%d measurements)", refit,
+                    previous.refit_measurements)
+        self.predictor, self.path = previous, refit
 
     def _may_enter_front(self, latency_ms: float, size_bytes: int) -> bool:
         return not any(lat <= latency_ms and size <= size_bytes for lat, size in self.points)
@@ -140,19 +191,52 @@ class VerifiedPrediction(PredictedLatency):
         residual = measured.latency_ms_p50 / latency - 1.0
         measured.profiler.update(verified=True, latency_ms_p50_predicted=latency, latency_residual=residual,
                                  predictor=str(self.path))
-        self.ratios.append(measured.latency_ms_p50 * self.predictor.scale / latency)
+        self._remember(arch, measured.latency_ms_p50)
         self._refit_if_drifting()
         return measured
 
+    def _remember(self, arch: ArchitectureLike, latency_ms_p50: float) -> None:
+        self.verified.append((tuple(kernels_of(_architecture(arch))), float(latency_ms_p50)))
+        if self.refit_dir is not None:
+            self.refit_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.refit_dir / VERIFIED_FILE, "a") as handle:
+                handle.write(json.dumps({"arch": arch.to_string(), "measured_p50_ms": latency_ms_p50}) + "\n")
+
+    def drift(self) -> float:
+        """Median |measured / predicted - 1| of the last :data:`DRIFT_WINDOW` verified measurements."""
+        recent = self.verified[-DRIFT_WINDOW:]
+        return statistics.median(abs(latency / self.predictor.predict_kernels(kernels).latency_ms_p50 - 1.0)
+                                 for kernels, latency in recent)
+
+    def _drift_onset(self, recent: list[tuple[tuple[Kernel, ...], float]]) -> int:
+        """Where the drift began in ``recent``: the split minimising the squared deviation of the log
+        residuals from their mean on either side (a least-squares change point, Hinkley 1970), leaving
+        at least :data:`MIN_REFIT_MEASUREMENTS` after it; measurements before it show the old device."""
+        logs = [math.log(latency / self.predictor.predict_kernels(kernels).latency_ms_p50)
+                for kernels, latency in recent]
+
+        def spread(part: list[float]) -> float:
+            return sum((x - statistics.fmean(part)) ** 2 for x in part) if part else 0.0
+
+        splits = range(len(logs) - MIN_REFIT_MEASUREMENTS + 1)
+        return min(splits, key=lambda t: (spread(logs[:t]) + spread(logs[t:]), t))
+
     def _refit_if_drifting(self) -> None:
-        recent = self.ratios[-DRIFT_WINDOW:]
-        drift = statistics.median(abs(r / self.predictor.scale - 1.0) for r in recent)
-        if len(recent) >= 3 and drift > self.settings.drift_threshold:
-            scale = statistics.median(recent)
-            logger.warning("latency predictor drifted (median |residual| %.1f%% over %d verified trials > %.1f%%): "
-                           "refitted its scale %.3f -> %.3f from them", 100 * drift, len(recent),
-                           100 * self.settings.drift_threshold, self.predictor.scale, scale)
-            self.predictor = self.predictor.with_scale(scale)
+        recent = self.verified[-DRIFT_WINDOW:]
+        if len(recent) < MIN_REFIT_MEASUREMENTS:
+            return
+        drift = self.drift()
+        if drift <= self.settings.drift_threshold:
+            return
+        since = recent[self._drift_onset(recent):]
+        self.predictor = refit_on_models(self.predictor, since, source=self.calibrated_path)
+        after = self.drift()
+        if self.refit_dir is not None:
+            self.path = self.predictor.save(self.refit_dir / REFIT_FILE)
+        logger.warning("latency predictor drifted (median |residual| %.1f%% over the last %d verified trials "
+                       "> %.1f%%): refitted on the %d since the drift began (median |residual| now %.1f%%), "
+                       "saved to %s; later trials use it", 100 * drift, len(recent),
+                       100 * self.settings.drift_threshold, len(since), 100 * after, self.path)
 
 
 #: ``latency.source`` name -> source class.
@@ -162,7 +246,7 @@ LATENCY_SOURCES: dict[str, type[LatencySource]] = {
 
 
 def make_latency_source(name: str = DEFAULT_LATENCY_SOURCE, settings: LatencySettings | None = None,
-                        **kwargs: int | bool | None) -> LatencySource:
+                        **kwargs: int | bool | Path | None) -> LatencySource:
     """The latency source registered as ``name`` (predicted sources read ``settings.predictor``)."""
     if name not in LATENCY_SOURCES:
         raise ValueError(f"latency source {name!r} is not one of {', '.join(LATENCY_SOURCES)}")
@@ -176,5 +260,5 @@ def latency_source_for(config: SearchConfig) -> LatencySource:
     kwargs = {} if config.latency.source == MeasuredLatency.name else {
         "threads": config.profiler.threads, "use_xnnpack": config.profiler.use_xnnpack}
     if config.latency.source == VerifiedPrediction.name:
-        kwargs["seed"] = config.study.seed
+        kwargs.update(seed=config.study.seed, study_dir=config.study.study_dir)
     return make_latency_source(config.latency.source, config.latency, **kwargs)

@@ -117,6 +117,10 @@ class Predictor:
     size_overhead_bytes: float = 0.0
     samples: int = 0
     scale: float = 1.0  # drift correction applied after a verify-refit (1.0 = as calibrated)
+    # A drift refit (predicted+verify): the calibrated predictor it was refitted from, and on how
+    # many verified whole-model measurements (empty / 0: as calibrated).
+    refitted_from: str = ""
+    refit_measurements: int = 0
 
     def predict_kernels(self, kernels: Sequence[Kernel], *, unseen: str = "warn") -> Prediction:
         row = _row(kernels)
@@ -209,3 +213,49 @@ def _fit_size(models: Sequence[Sample]) -> dict[str, float]:
 def relative_errors(predictor: Predictor, samples: Sequence[Sample]) -> list[float]:
     """``predicted / measured - 1`` of each sample."""
     return [predictor.predict_kernels(s.kernels).latency_ms_p50 / s.latency_ms_p50 - 1.0 for s in samples]
+
+
+#: Weight of the prior that keeps each kernel kind's multiplier near the global drift ratio, in
+#: measurements' worth per kind: 0.1 lets 20 whole models separate a kind that drifted alone
+#: (tests/nas/trial/test_latency_predictor.py) and keeps kinds absent from them at the global ratio.
+REFIT_PRIOR_WEIGHT = 0.1
+
+
+def _contributions(predictor: Predictor, kernels: Sequence[Kernel]) -> dict[str, float]:
+    """Predicted ms of each kernel kind (``model`` = the per-model overhead), the scale folded in."""
+    parts: dict[str, float] = {}
+    for name, value in _row(kernels).items():
+        kind = name.split(":")[0]
+        parts[kind] = parts.get(kind, 0.0) + predictor.weights.get(name, 0.0) * value * predictor.scale
+    return parts
+
+
+def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
+                    *, source: str = "", prior_weight: float = REFIT_PRIOR_WEIGHT) -> Predictor:
+    """The predictor refitted on whole-model measurements ``(kernels, measured p50 ms)`` of a drifted device.
+
+    The calibrated per-kernel models keep their shape; one multiplier per kernel kind and one for the
+    per-model overhead are fitted by non-negative least squares on relative error, with ``prior_weight``
+    rows pulling every multiplier toward the global ratio (median measured / predicted), so a few
+    measurements give a global rescale and more of them separate the kinds that drifted differently
+    (a ridge prior, Hoerl & Kennard 1970). The kernel samples of the calibration are not reused: they
+    describe the device before the drift, and a few whole models cannot determine every feature weight.
+    """
+    from scipy.optimize import nnls
+
+    if not measured:
+        raise PredictorError("no verified measurements to refit the predictor on")
+    parts = [_contributions(predictor, kernels) for kernels, _ in measured]
+    kinds = sorted({kind for part in parts for kind, value in part.items() if value})
+    y = np.array([latency for _, latency in measured], dtype=float)
+    predicted = np.array([sum(part.values()) for part in parts])
+    ratio = float(np.median(y / predicted))
+    data = np.array([[part.get(kind, 0.0) * ratio for kind in kinds] for part in parts]) / y[:, None]
+    prior = np.sqrt(prior_weight) * np.eye(len(kinds))
+    target = np.concatenate([np.ones(len(y)), np.sqrt(prior_weight) * np.ones(len(kinds))])
+    relative, _ = nnls(np.vstack([data, prior]), target)
+    multipliers = {kind: ratio * float(m) for kind, m in zip(kinds, relative)}
+    weights = {name: w * predictor.scale * multipliers.get(name.split(":")[0], ratio)
+               for name, w in predictor.weights.items()}
+    return dataclasses.replace(predictor, weights=weights, scale=1.0, refitted_from=source or predictor.refitted_from,
+                               refit_measurements=len(measured))

@@ -6,20 +6,30 @@ fit must recover it; the real measurements are in benchmarks/latency_predictor.p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import statistics
 
 import pytest
 
 from nas.cli import main
 from nas.config import load_config
 from nas.config.settings import LatencySettings
-from nas.trial.latency import PredictedLatency, VerifiedPrediction, latency_source_for
+from nas.trial.latency import (
+    REFIT_DIR,
+    REFIT_FILE,
+    VERIFIED_FILE,
+    PredictedLatency,
+    VerifiedPrediction,
+    latency_source_for,
+)
 from nas.trial.objectives import ObjectiveSet
 from nas.trial.pipeline import TrialPipeline
 from nas.trial.predictor.calibrate import PREDICTOR_FILE, calibrate, random_architecture, read_samples
 from nas.trial.predictor.kernels import Kernel, kernel_features, kernels_of
-from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError, Sample, fit
+from nas.trial.predictor.model import DeviceKey, Predictor, PredictorError, Sample, fit, refit_on_models
+from nas.trial.protocol import CostMeasurement
 from search_spaces import Architecture, SearchSpace, arch_cost
 from tests.nas.fakes import FakeEvaluator
 
@@ -140,6 +150,7 @@ def _search(tmp_path, source: str, **latency):
     calibrate(_space(), None, {}, tmp_path / "cal", budget_minutes=1, max_samples=60, progress=False,
               measure=_fake_measure)
     config = load_config(overrides={"latency.source": source, "latency.predictor": str(tmp_path / "cal" / PREDICTOR_FILE),
+                                    "study.runs_dir": str(tmp_path / "runs"),
                                     **{f"latency.{k}": v for k, v in latency.items()}})
     evaluator = FakeEvaluator(channels=3, num_classes=1000)
     source_obj = latency_source_for(config)
@@ -169,9 +180,102 @@ def test_search_with_verification_records_residuals_and_refits_on_drift(tmp_path
     for record in verified:  # the fake evaluator's latency (MACs / 1e6) is not the fitted device's
         predicted = record.profiler["latency_ms_p50_predicted"]
         assert record.profiler["latency_residual"] == pytest.approx(record.latency_ms_p50 / predicted - 1)
-    assert "latency predictor drifted" in caplog.text and source.predictor.scale != 1.0
+    assert "latency predictor drifted" in caplog.text and source.predictor.refit_measurements >= 3
 
 
 def test_settings_without_predictor_are_refused():
     with pytest.raises(PredictorError, match="needs latency.predictor"):
         PredictedLatency(LatencySettings(source="predicted"))
+
+
+class DriftingDevice(FakeEvaluator):
+    """The synthetic device of :func:`_true_ms` whose latency is multiplied by ``factor`` (per kernel
+    kind: ``kinds``; all kinds when empty) from its ``after``-th measurement on (thermal throttling,
+    a governor change, a neighbour's load)."""
+
+    def __init__(self, *, after: int, factor: float, kinds: tuple[str, ...] = ()) -> None:
+        super().__init__(channels=3, num_classes=1000)
+        self.after, self.factor, self.kinds = after, factor, kinds
+
+    def truth_ms(self, arch, *, drifted: bool) -> float:
+        return sum(_true_ms([k]) - 0.05 for k in kernels_of(arch) if not drifted or not self._drifts(k)) + 0.05 + sum(
+            self.factor * (_true_ms([k]) - 0.05) for k in kernels_of(arch) if drifted and self._drifts(k))
+
+    def _drifts(self, kernel) -> bool:
+        return not self.kinds or kernel.kind in self.kinds
+
+    def measure_cost(self, arch, trial_dir):
+        self.cost_calls.append(arch.to_string())
+        latency = self.truth_ms(arch, drifted=len(self.cost_calls) > self.after)
+        return CostMeasurement(size_bytes=arch_cost(arch).params + 5000, latency_ms={"p50": latency},
+                               device=RESULT_DEVICE, profiler={"measured_by": "fake", "params": {"threads": 1}})
+
+
+def _drifting_search(tmp_path, device, trials: int, *, first: int = 0):
+    config = load_config(overrides={"latency.source": "predicted+verify", "latency.verify_fraction": 1.0,
+                                    "latency.drift_threshold": 0.1, "study.runs_dir": str(tmp_path / "runs"),
+                                    "latency.predictor": str(tmp_path / "cal" / PREDICTOR_FILE)})
+    source = latency_source_for(config)
+    pipeline = TrialPipeline(device, ObjectiveSet.from_config(config), config.constraints,
+                             config.study.study_dir, latency_source=source)
+    space, rng = _space().with_input(resolutions=(96, 160)), random.Random(11 + first)
+    records = [pipeline.run(random_architecture(space, rng), trial_number=first + i).record for i in range(trials)]
+    return config, source, records
+
+
+def _calibrated(tmp_path) -> bytes:
+    calibrate(_space(), None, {}, tmp_path / "cal", budget_minutes=1, max_samples=150, progress=False,
+              measure=_fake_measure)
+    return (tmp_path / "cal" / PREDICTOR_FILE).read_bytes()
+
+
+def test_drift_refits_persists_beside_the_study_and_later_predictions_move_to_the_truth(tmp_path, caplog):
+    calibration = _calibrated(tmp_path)
+    device = DriftingDevice(after=6, factor=1.6)
+    config, source, records = _drifting_search(tmp_path, device, 30)
+    residuals = [abs(r.profiler["latency_residual"]) for r in records if r.profiler.get("verified")]
+    assert len(residuals) == 30 and max(residuals[:6]) < 0.05  # calibrated device: right
+    assert min(residuals[6:9]) > 0.4  # the device is 1.6x slower: the calibrated predictor is off
+    assert max(residuals[-10:]) < 0.05  # after the refit the predictions follow the drifted device
+    assert "latency predictor drifted" in caplog.text and "since the drift began" in caplog.text
+    refit_path = config.study.study_dir / REFIT_DIR / REFIT_FILE
+    refit = Predictor.load(refit_path)
+    assert refit == source.predictor and refit.refitted_from == str((tmp_path / "cal" / PREDICTOR_FILE).resolve())
+    assert (tmp_path / "cal" / PREDICTOR_FILE).read_bytes() == calibration  # the user's file is never written
+    assert records[-1].profiler["predictor"] == str(refit_path)
+    # Resume: a new run of the study starts from the refit and the verified measurements it left.
+    caplog.clear()
+    _, resumed, later = _drifting_search(tmp_path, device, 5, first=30)
+    assert resumed.predictor == refit and len(resumed.verified) == 35
+    assert all(abs(r.profiler["latency_residual"]) < 0.05 for r in later) and "drifted" not in caplog.text
+    assert len((refit_path.parent / VERIFIED_FILE).read_text().splitlines()) == 35
+
+
+def test_refit_separates_a_kernel_kind_that_drifted_alone(tmp_path):
+    _calibrated(tmp_path)
+    device = DriftingDevice(after=0, factor=2.0, kinds=("fused_mbconv",))
+    calibrated = Predictor.load(tmp_path / "cal" / PREDICTOR_FILE)
+    rng = random.Random(3)
+    archs = [random_architecture(_space(), rng) for _ in range(40)]
+    measured = [(tuple(kernels_of(a)), device.truth_ms(a, drifted=True)) for a in archs[:20]]
+    refit = refit_on_models(calibrated, measured, source="cal")
+    rescaled = calibrated.with_scale(sorted(m / calibrated.predict_kernels(k).latency_ms_p50 for k, m in measured)[10])
+
+    def errors(predictor):  # median and largest |relative error| on the 20 architectures not refitted on
+        found = [abs(predictor.predict(a).latency_ms_p50 / device.truth_ms(a, drifted=True) - 1) for a in archs[20:]]
+        return statistics.median(found), max(found)
+
+    assert errors(refit)[0] < 0.03 < errors(rescaled)[0] < errors(calibrated)[0]
+    assert errors(refit)[1] < 0.5 * errors(rescaled)[1]
+
+
+def test_a_refit_of_another_calibration_is_not_used_on_resume(tmp_path, caplog):
+    _calibrated(tmp_path)
+    config, source, _ = _drifting_search(tmp_path, DriftingDevice(after=0, factor=1.6), 12)
+    refit_path = config.study.study_dir / REFIT_DIR / REFIT_FILE
+    stale = dataclasses.replace(Predictor.load(refit_path), refitted_from="/elsewhere/predictor.json")
+    stale.save(refit_path)
+    _, resumed, _ = _drifting_search(tmp_path, DriftingDevice(after=99, factor=1.0), 0, first=12)
+    assert resumed.predictor.refitted_from == "" and "was refitted from another predictor" in caplog.text
+    with pytest.raises(PredictorError, match="no verified measurements"):
+        refit_on_models(resumed.predictor, [])
