@@ -256,13 +256,16 @@ class TrainingEvaluator:
         return self._datasets[key]
 
     def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None,
-                 rungs: RungTraining | None = None) -> CandidateResult:
+                 rungs: RungTraining | None = None, initial_weights: list[Any] | None = None) -> CandidateResult:
         """Evaluate ``arch``; with a complete ``cheap`` result its latency is reused instead of re-profiling
         (int8 latency depends on the architecture, not on the trained weights).
 
         With ``rungs`` the training is judged at each rung and may stop there (early stopping); the
         int8 model is converted and evaluated where it stops or ends. Rung checkpoints go in
         ``workdir/rungs``.
+
+        ``initial_weights`` (``model.get_weights()`` of the same architecture, e.g. weights inherited from a
+        supernet) replace the random initialization: the training fine-tunes them.
 
         A bad candidate gives ``status="failed"``; a bad dataset (the search's input, not the
         candidate's fault) raises ``DatasetError``.
@@ -273,7 +276,7 @@ class TrainingEvaluator:
                                  train_config=self.train_cfg.to_dict())
         start = time.perf_counter()
         try:
-            self._run(arch, workdir, result, cheap, rungs)
+            self._run(arch, workdir, result, cheap, rungs, initial_weights)
         except _Failed as failure:
             result.status, result.failure_stage = FAILED, failure.stage
             result.failure_reason, result.profiler_error_kind = failure.reason, failure.kind
@@ -296,7 +299,7 @@ class TrainingEvaluator:
         return trained
 
     def _run(self, arch: Any, workdir: Path, result: CandidateResult, cheap: CheapResult | None,
-             rungs: RungTraining | None = None) -> None:
+             rungs: RungTraining | None = None, initial_weights: list[Any] | None = None) -> None:
         from evaluators.conversion import QATConfig, convert
         from evaluators.errors import ConversionError, MetricsError
         from evaluators.metrics import evaluate_tflite
@@ -311,6 +314,11 @@ class TrainingEvaluator:
         timings = result.timings_s
         with _Timer(timings, "build"):
             model, result.params, result.macs = _build(arch, self.train_cfg.bn_momentum, self.train_cfg.seed)
+            if initial_weights is not None:
+                try:
+                    model.set_weights(initial_weights)
+                except ValueError as exc:  # weights of another architecture: the caller's mistake
+                    raise _Failed("build", f"initial weights do not fit {result.architecture}: {exc}") from exc
         with _Timer(timings, "train"):
             try:
                 trained = self._train(model, dataset, result, workdir, rungs)

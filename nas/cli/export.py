@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--batch-size", type=int, default=None)
     budget.add_argument("--qat", action="store_true", help="quantization-aware fine-tune before int8 conversion")
     budget.add_argument("--qat-epochs", type=int, default=1)
+    budget.add_argument("--weights", choices=("finetune", "retrain"), default=None,
+                        help="a trial scored with weights inherited from a supernet (evaluator: supernet): fine-tune "
+                        "those weights (peak learning rate a tenth of the study's unless --lr) or retrain from "
+                        "scratch (the default); the model card gives both accuracies")
     parser.add_argument("--out", type=Path, default=None,
                         help="export folder (default: runs/<study>/export/trial_<number>)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or results.folder / "export" / f"trial_{selection.point.trial_number}"
         settings = ExportSettings(out_dir=out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                                   qat=args.qat, qat_epochs=args.qat_epochs, profile=not args.no_profile,
-                                  overwrite=args.overwrite)
+                                  overwrite=args.overwrite, weights=args.weights)
     except (StudyError, SelectionError, ValueError) as exc:
         print(f"nas export: {exc}", file=sys.stderr)
         return 2

@@ -60,6 +60,16 @@ class ModelPoint:
         profiler = self.extra.get("profiler")
         return profiler.get("xnnpack_applied") if isinstance(profiler, Mapping) else None
 
+    @property
+    def accuracy_source(self) -> str:
+        """How the search measured ``accuracy``: ``trained`` (proxy training) or ``inherited`` (supernet weights)."""
+        return str(self.extra.get("accuracy_source") or "trained")
+
+    @property
+    def inherited_from(self) -> Mapping[str, Any]:
+        """For an inherited accuracy, the supernet that gave it (``TrialRecord.inherited_from``), else empty."""
+        return self.extra.get("inherited_from") or {}
+
     def metric(self, name: str) -> float | None:
         value = getattr(self, name)
         return None if value is None else float(value)
@@ -86,6 +96,8 @@ def point_from_record(number: int | None, record: TrialRecord, *, label: str | N
         "metrics": record.metrics or None,
         "profiler": record.profiler or None,
         "failure_reason": record.failure_reason,
+        "accuracy_source": record.accuracy_origin,  # trained | inherited (from a supernet)
+        "inherited_from": record.inherited_from or None,
     }
     return ModelPoint(
         label=label or (f"trial {number}" if number is not None else str(record.architecture)),

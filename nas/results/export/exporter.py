@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.record.trial_record import ACCURACY_INHERITED
 from nas.results.export import model_card, tflite_metadata
 from nas.results.export.measurement import LatencyMeasurement
 from nas.results.selection import Selection
@@ -53,8 +54,11 @@ class ExportSettings:
     calibration_samples: int = 200
     profile: bool = True
     overwrite: bool = False
+    weights: str | None = None  # WEIGHT_MODES; None: retrain from scratch
 
     def __post_init__(self) -> None:
+        if self.weights is not None and self.weights not in WEIGHT_MODES:
+            raise ValueError(f"--weights: {self.weights!r} is not one of {', '.join(WEIGHT_MODES)}")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.qat_epochs < 1:
@@ -65,6 +69,10 @@ class ExportSettings:
 
 EPOCH_FACTOR = 3
 MIN_EPOCHS = 5
+# Where the export's training starts (issue 16): a trial scored with weights inherited from a supernet
+# can fine-tune them (Cai et al. 2020, "Once-for-All", section 3.3) or be retrained from scratch.
+WEIGHT_MODES = ("finetune", "retrain")
+FINETUNE_LR_FACTOR = 0.1  # fine-tuning starts from trained weights: a tenth of the study's peak rate
 
 
 def export_training_config(search_training: Mapping[str, Any], settings: ExportSettings) -> dict[str, Any]:
@@ -75,6 +83,8 @@ def export_training_config(search_training: Mapping[str, Any], settings: ExportS
     fields["steps_per_epoch"] = None  # a full pass over the full training split
     if settings.lr is not None:
         fields["lr"] = settings.lr
+    elif settings.weights == "finetune":
+        fields["lr"] = float(fields.get("lr", 3e-3)) * FINETUNE_LR_FACTOR
     if settings.batch_size is not None:
         fields["batch_size"] = settings.batch_size
     return fields
@@ -126,6 +136,9 @@ class ExportSummary:
     training: Mapping[str, Any]
     timings_s: Mapping[str, float]
     files: tuple[str, ...]
+    accuracy_source: str = "trained"  # the search's accuracy of this trial: trained | inherited (supernet)
+    weights: str = "retrain"  # where this export's training started: finetune (inherited weights) | retrain
+    search_accuracy_int8: float | None = None  # the search's int8 val accuracy of this trial (inherited or proxy)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -165,7 +178,8 @@ def _prepare_folder(settings: ExportSettings) -> tuple[Path, Path]:
     return out, partial
 
 
-def _retrain(arch: Any, search: Any, settings: ExportSettings, workdir: Path) -> _Retrained:
+def _retrain(arch: Any, search: Any, settings: ExportSettings, workdir: Path,
+             initial_weights: list[Any] | None = None) -> _Retrained:
     """Train on the full training split, convert to int8 (QAT if asked) and score the converted
     model: ``evaluators.TrainingEvaluator``, the search's own evaluator, with the export schedule."""
     from evaluators import DatasetConfig, TrainConfig, TrainingEvaluator
@@ -183,7 +197,7 @@ def _retrain(arch: Any, search: Any, settings: ExportSettings, workdir: Path) ->
         raise ExportError(f"the dataset has {dataset.num_classes} classes but the architecture outputs "
                           f"{arch.num_classes}; was the study run on another dataset?")
     timings = {"load_data": time.perf_counter() - t0}
-    result = evaluator.evaluate(arch, workdir)
+    result = evaluator.evaluate(arch, workdir, initial_weights=initial_weights)
     if not result.ok:
         if result.failure_stage == "train" and (result.failure_reason or "").startswith("diverged"):
             raise ExportError(f"retraining {result.failure_reason}; try a lower --lr")
@@ -323,6 +337,22 @@ def _card(selection: Selection, study_name: str, search: Any, settings: ExportSe
         comparison=tuple(comparison_lines), metadata_note=_metadata_note(written.embedded))
 
 
+def _starting_weights(point: Any, search: Any, settings: ExportSettings, arch: Any) -> tuple[str, list[Any] | None]:
+    """(``finetune`` | ``retrain``, the weights the training starts from: None = random initialization)."""
+    from nas.results.export.inherited import InheritedWeightsError, inherited_weights
+
+    mode = settings.weights or "retrain"
+    if mode == "retrain":
+        return mode, None
+    if point.accuracy_source != ACCURACY_INHERITED:
+        raise ExportError(f"--weights finetune: trial {point.trial_number}'s accuracy was trained, not inherited from "
+                          "a supernet, so it has no weights to fine-tune; use --weights retrain")
+    try:
+        return mode, inherited_weights(search, arch, point.inherited_from)
+    except InheritedWeightsError as exc:
+        raise ExportError(f"--weights finetune: {exc}") from None
+
+
 def export_model(
     *,
     selection: Selection,
@@ -340,9 +370,11 @@ def export_model(
     from search_spaces.architecture import Architecture
 
     search = build_config(config)
-    out, partial = _prepare_folder(settings)
     point = selection.point
-    retrained = _retrain(Architecture.from_string(point.architecture), search, settings, partial)
+    arch = Architecture.from_string(point.architecture)
+    weights_mode, initial = _starting_weights(point, search, settings, arch)
+    out, partial = _prepare_folder(settings)
+    retrained = _retrain(arch, search, settings, partial, initial)
     written = _write_model(retrained, partial)
     metrics = _verify(retrained, written)
     latency, latency_note = _measure_latency(written.path, search, settings, retrained.timings)
@@ -355,7 +387,9 @@ def export_model(
         latency_ms=None if latency is None else dict(latency.latency_ms),
         device=dict(latency.device) if latency is not None and latency.device else dict(point.device),
         size_bytes=written.size_bytes, params=result.params, macs=result.macs, quantization=quantization))
-    card = _card(selection, study_name, search, settings, retrained, written, metrics, latency, comparison_lines)
+    card = dataclasses.replace(
+        _card(selection, study_name, search, settings, retrained, written, metrics, latency, comparison_lines),
+        proxy_accuracy_source=point.accuracy_source, weights=weights_mode)
     (partial / CARD_FILE).write_text(model_card.render(card), encoding="utf-8")
     summary = ExportSummary(
         out_dir=str(out), selection=ExportedSelection(point.trial_number, selection.reason, selection.on_front),
@@ -365,7 +399,8 @@ def export_model(
         latency_ms_p50=None if latency is None else latency.p50_ms, latency_note=latency_note,
         size_bytes=written.size_bytes, params=result.params, macs=result.macs, quantization=quantization,
         metadata_embedded=written.embedded, training=retrained.train_cfg.to_dict(), timings_s=retrained.timings,
-        files=tuple(sorted(p.name for p in partial.iterdir()) + [SUMMARY_FILE]))
+        files=tuple(sorted(p.name for p in partial.iterdir()) + [SUMMARY_FILE]),
+        accuracy_source=point.accuracy_source, weights=weights_mode, search_accuracy_int8=point.accuracy)
     (partial / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
@@ -373,5 +408,6 @@ def export_model(
     return summary
 
 
-__all__ = ["CARD_FILE", "EPOCH_FACTOR", "KERAS_FILE", "MIN_EPOCHS", "MODEL_FILE", "SUMMARY_FILE", "ExportError",
+__all__ = ["CARD_FILE", "EPOCH_FACTOR", "FINETUNE_LR_FACTOR", "KERAS_FILE", "MIN_EPOCHS", "MODEL_FILE", "SUMMARY_FILE",
+           "WEIGHT_MODES", "ExportError",
            "ExportSettings", "ExportSummary", "ExportedSelection", "export_model", "export_training_config"]

@@ -51,6 +51,10 @@ class ModelCard:
     size_bytes: int
     comparison: tuple[str, ...]
     metadata_note: str
+    # How the search measured proxy_accuracy (trained | inherited from a supernet, issue 16), and where
+    # the export's training started (finetune: the inherited weights | retrain: from scratch).
+    proxy_accuracy_source: str = "trained"
+    weights: str = "retrain"
 
 
 def _pct(value: float | None) -> str:
@@ -84,11 +88,13 @@ def _model_section(card: ModelCard) -> list[str]:
 
 def _training_section(card: ModelCard) -> list[str]:
     train = card.training
+    start = ("fine-tuned from the weights inherited from the study's supernet (BatchNorm recalibrated)"
+             if card.weights == "finetune" else "trained from scratch")
     return [
         "## Training budget",
-        f"- Export schedule: {train['epochs']} epochs, {train['optimizer']}, peak learning rate {train['lr']}, "
-        f"batch {train['batch_size']}, {train['warmup_epochs']} warm-up epoch(s) then cosine decay, label "
-        f"smoothing {train['label_smoothing']}, weight decay {train['weight_decay']}, seed {train['seed']}; "
+        f"- Export schedule ({start}): {train['epochs']} epochs, {train['optimizer']}, peak learning rate "
+        f"{train['lr']}, batch {train['batch_size']}, {train['warmup_epochs']} warm-up epoch(s) then cosine decay, "
+        f"label smoothing {train['label_smoothing']}, weight decay {train['weight_decay']}, seed {train['seed']}; "
         f"{train['seconds']:.0f} s on the export machine.",
         f"- Quantization: {card.quantization}.",
         f"- Search (proxy) budget per trial: {json.dumps(card.search_training)}.",
@@ -113,9 +119,20 @@ def _metrics_section(card: ModelCard) -> list[str]:
         *lines,
         "",
         f"Keras (float) validation accuracy before conversion: {_pct(card.keras_val_accuracy)}. "
-        f"The search's proxy-trained int8 accuracy of this architecture: {_pct(card.proxy_accuracy)}.",
+        + _search_accuracy_text(card),
         "",
     ]
+
+
+def _search_accuracy_text(card: ModelCard) -> str:
+    """The search's int8 accuracy of this architecture, and how it was measured."""
+    if card.proxy_accuracy_source != "inherited":
+        return f"The search's proxy-trained int8 accuracy of this architecture: {_pct(card.proxy_accuracy)}."
+    after = "after fine-tuning those weights" if card.weights == "finetune" else "after retraining from scratch"
+    val = card.metrics.get("val") or {}
+    return (f"The search scored this architecture with weights inherited from its supernet, untrained "
+            f"(Once-for-All): int8 accuracy {_pct(card.proxy_accuracy)} (inherited); this export, {after}: "
+            f"{_pct(val.get('accuracy'))} (val).")
 
 
 def _xnnpack_text(requested: object, applied: object) -> str:
