@@ -1,6 +1,6 @@
-"""Every strategy searches with ``evaluator: supernet`` (issue 16): NSGA-II, random and KerasTuner in this
-process, NSGA-II on Ray Tune in worker processes, each scoring with the real inherited-weights evaluator
-on the session's tiny supernet. Each trial records ``accuracy_source: inherited`` and which supernet;
+"""Every strategy searches with ``evaluator: supernet`` (issue 16): NSGA-II, TPE, random, the MnasNet reward
+and KerasTuner in this process, NSGA-II on Ray Tune in worker processes, each scoring with the real
+inherited-weights evaluator on the session's tiny supernet. Each trial records ``accuracy_source: inherited`` and which supernet;
 a process loads the supernet once (Ray: once per worker, shown by the one trial per worker that
 reports ``timings_s.load_supernet``).
 """
@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from nas.record import study as record
 from nas.record.trial_record import ACCURACY_INHERITED, TrialRecord, TrialStatus
-from nas.strategies import run_search
+from nas.strategies import STRATEGIES, run_search
 from nas.trial.supernet import supernet_fingerprint
 from tests.nas.supernet_study import supernet_config
 
@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[3]
 N_TRIALS = 3
 CASES = [
     ("nsga2", {"strategy.name": "nsga2", "strategy.population_size": 2}),
+    ("tpe", {"strategy.name": "tpe"}),
     ("random", {"strategy.name": "random"}),
+    ("reward", {"strategy.name": "reward"}),
     ("keras-tuner", {"strategy.name": "keras-tuner", "strategy.keras_tuner.oracle": "bayesian"}),
     ("ray", {"backend.name": "ray", "strategy.name": "nsga2", "strategy.population_size": 2}),
 ]
@@ -38,6 +40,10 @@ def ray_session():
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     yield
     ray.shutdown()
+
+
+def test_every_strategy_is_covered() -> None:
+    assert {name for name, _ in CASES} >= set(STRATEGIES)
 
 
 def _search(info: dict[str, Any], runs: Path, overrides: dict[str, Any]) -> list:
