@@ -31,9 +31,10 @@ def test_nas_trials_reads_the_legacy_study(legacy_runs: Path, capsys) -> None:
     assert main(_args("trials", legacy_runs)) == 0
     table = capsys.readouterr().out
     header, *rows = table.strip().splitlines()
-    assert header.split()[:8] == ["trial", "state", "status", "reference", "accuracy_int8", "latency_ms_p50",
-                                  "size_kib", "params"]
+    assert header.split()[:9] == ["trial", "state", "status", "reference", "accuracy_int8", "accuracy_source",
+                                  "latency_ms_p50", "size_kib", "params"]
     assert len(rows) >= 2 and "mobilenet_v2_0.35" in rows[0] and "complete" in rows[0]
+    assert " trained " in rows[0]  # recorded before accuracy_source existed: its accuracy was trained
 
     assert main([*_args("trials", legacy_runs), "--json", "-"]) == 0
     trials = json.loads(capsys.readouterr().out)
