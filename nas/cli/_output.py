@@ -23,6 +23,9 @@ def print_comparison(result: Any, *, file: TextIO | None = None) -> None:
           file=file)
     for label, source in result.sources.items():
         print(f"  {label}: {source}", file=file)
+    for label, latency in getattr(result, "remeasured", {}).items():
+        print(f"  {label}: latency predicted {latency['predicted_ms']:.3f} ms in the search, measured "
+              f"{latency['measured_ms']:.3f} ms for this comparison", file=file)
     for line in result.summary():
         print(f"- {line}", file=file)
 

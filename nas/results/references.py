@@ -24,8 +24,18 @@ from typing import Any
 from nas.record.points import ModelPoint, distinct, point_from_record, record_from_attrs
 from nas.record.trial_record import TrialRecord, is_done
 from nas.results.compare import ReferenceComparison, compare, side_by_side_rows, summary_lines
+from nas.results.final_latency import (
+    measured_front,
+    measured_latency,
+    measured_point,
+    needs_measuring,
+    profiler_measure,
+    remeasured,
+    trial_records,
+)
 from nas.results.front import pareto_front
 from nas.results.study import StudyResults, stored_search_config
+from nas.trial.latency import MeasuredLatency, latency_was_measured
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +46,7 @@ MOBILENET_V2_WIDTHS = ("0.35", "0.5", "0.75", "1.0")
 # The cached attrs of a reference copied from a study trial name that trial (docs/interfaces.md).
 SOURCE_TRIAL_KEY = "source_trial"
 
+MEASURED_SOURCE = MeasuredLatency.name
 # evaluate(folder) -> the trial record of one reference evaluated in ``folder``
 Evaluate = Callable[[Path], TrialRecord]
 
@@ -259,12 +270,31 @@ def evaluate_grid(
             if text in done:  # evaluated by the study itself (its reference trial): copy, don't redo
                 number, record = done[text]
                 copied = record.replace(extra={**record.extra, SOURCE_TRIAL_KEY: number})
+                if not latency_was_measured(record.latency_source, record.profiler):  # predicted: measure it
+                    copied = _with_measured_latency(copied, number, Path(study_dir), config_dict, evaluator_factory)
                 point, _ = evaluate_reference(**where, evaluate=lambda folder, r=copied: r, refresh=True)
                 results.append((point, f"study trial {number}"))
                 continue
             point, cached = evaluate_reference(**where, evaluate=lambda folder, arch=arch: pipeline(arch, folder))
             results.append((point, "cache" if cached else "evaluated"))
     return results
+
+
+def _with_measured_latency(record: TrialRecord, number: int, study_dir: Path, config_dict: Mapping[str, Any],
+                           evaluator_factory: Callable[[], Any] | None) -> TrialRecord:
+    """A reference trial's record whose predicted latency is replaced by the profiler's measurement."""
+    latency_ms, device = measured_latency(
+        number, record.architecture, f"reference trial {number}", study_dir=study_dir,
+        settings_fingerprint=_profiler_fingerprint(config_dict),
+        measure=_final_latency_measure(config_dict, evaluator_factory))
+    return record.replace(latency_ms_p50=float(latency_ms["p50"]), latency_ms=dict(latency_ms),
+                          latency_source=MEASURED_SOURCE, device=device or record.device)
+
+
+def _profiler_fingerprint(config_dict: Mapping[str, Any]) -> str:
+    """Fingerprint of the profiler settings alone (what a latency measurement depends on)."""
+    settings = FingerprintSettings(**settings_for_fingerprint(config_dict, ""))
+    return fingerprint(dataclasses.asdict(dataclasses.replace(settings, dataset=None, training=None)))
 
 
 def front_resolutions(front: Sequence[ModelPoint]) -> list[int]:
@@ -287,6 +317,9 @@ class StudyComparison:
     sources: dict[str, str]
     comparisons: tuple[ReferenceComparison, ...]
     discovered: tuple[ModelPoint, ...]
+    # Discovered models whose recorded latency was predicted, measured for this comparison:
+    # label -> {"predicted_ms", "measured_ms"}.
+    remeasured: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         return [row.to_dict() for row in side_by_side_rows(self.discovered, self.comparisons)]
@@ -297,12 +330,41 @@ class StudyComparison:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form `nas compare --json` prints."""
         return {"study": self.study, "objectives": self.objectives, "sources": self.sources,
-                "rows": self.rows(), "summary": self.summary()}
+                "latency_measured_for_comparison": self.remeasured, "rows": self.rows(), "summary": self.summary()}
 
 
 def discovered_front(results: StudyResults) -> list[ModelPoint]:
     """The study's front models that are not reference architectures (each model once)."""
     return [p for p in pareto_front(distinct(results.points), results.objectives) if not p.baseline]
+
+
+def _final_latency_measure(config_dict: Mapping[str, Any],
+                           evaluator_factory: Callable[[], Any] | None) -> Callable[[str, Path], Any]:
+    """The measurement of predicted latencies: the injected evaluator's, else the study's profiler."""
+    if evaluator_factory is None:
+        return profiler_measure(config_dict)
+    from search_spaces.architecture import Architecture
+
+    state: dict[str, Any] = {}
+
+    def measure(architecture: str, folder: Path) -> Any:
+        state.setdefault("evaluator", evaluator_factory())
+        return state["evaluator"].measure_cost(Architecture.from_string(architecture), folder)
+
+    return measure
+
+
+def measured_discovered_front(results: StudyResults, *,
+                              evaluator_factory: Callable[[], Any] | None = None) -> list[ModelPoint]:
+    """:func:`discovered_front` with every predicted latency on it measured (:mod:`nas.results.final_latency`)."""
+    records = trial_records(results.study)
+    points = distinct(results.points)
+    if not any(needs_measuring(p, records) for p in points):
+        return discovered_front(results)
+    config_dict = stored_search_config(results.study)
+    return measured_front(points, results.objectives, records, study_dir=results.folder,
+                          settings_fingerprint=_profiler_fingerprint(config_dict),
+                          measure=_final_latency_measure(config_dict, evaluator_factory))
 
 
 def compare_study(
@@ -318,7 +380,7 @@ def compare_study(
     ``baselines`` are registry names (default: the MobileNetV2 ``widths`` grid); ``resolutions``
     default to those of the discovered front models.
     """
-    discovered = discovered_front(results)
+    discovered = measured_discovered_front(results, evaluator_factory=evaluator_factory)
     if not discovered:
         raise ValueError(f"study {results.name!r} has no discovered model on its front yet "
                          "(only the reference, or nothing evaluated)")
@@ -328,7 +390,8 @@ def compare_study(
     comparisons = compare(discovered, [point for point, _ in evaluated], results.objectives)
     return StudyComparison(study=results.name, objectives=dict(results.objectives),
                            sources={point.label: source for point, source in evaluated},
-                           comparisons=tuple(comparisons), discovered=tuple(discovered))
+                           comparisons=tuple(comparisons), discovered=tuple(discovered),
+                           remeasured=remeasured(discovered))
 
 
 def cached_comparisons(results: StudyResults) -> list[ReferenceComparison]:
@@ -342,9 +405,11 @@ def cached_comparisons(results: StudyResults) -> list[ReferenceComparison]:
     return compare(discovered, references, results.objectives) if discovered else []
 
 
-def comparison_lines(chosen: ModelPoint, results: StudyResults) -> list[str]:
+def comparison_lines(chosen: ModelPoint, results: StudyResults, *,
+                     measure: Callable[[str, Path], Any] | None = None) -> list[str]:
     """The chosen model against the study's MobileNetV2 points (its cached `nas compare` evaluations,
-    else its reference trial), at the search's proxy budget."""
+    else its reference trial), at the search's proxy budget; a predicted latency of the chosen model
+    is measured first (``measure``: default the study's profiler)."""
     references = load_cached(results.folder)
     if not references:
         references = [p for p in results.points if p.is_mobilenet_v2 and p.has_metrics(results.objectives)]
@@ -353,6 +418,12 @@ def comparison_lines(chosen: ModelPoint, results: StudyResults) -> list[str]:
                   for r in references if r.architecture != chosen.architecture]
     if not references:
         return []
+    records = trial_records(results.study)
+    if any(needs_measuring(p, records) for p in (chosen, *references)):  # compared numbers are measured
+        config_dict = stored_search_config(results.study)
+        measure = measure or profiler_measure(config_dict)
+        chosen, *references = [measured_point(p, results.folder, _profiler_fingerprint(config_dict), measure)
+                               if needs_measuring(p, records) else p for p in (chosen, *references)]
     return summary_lines(compare([chosen], references, results.objectives))
 
 
@@ -374,6 +445,7 @@ __all__ = [
     "front_resolutions",
     "grid_names",
     "load_cached",
+    "measured_discovered_front",
     "reference_label",
     "settings_for_fingerprint",
 ]

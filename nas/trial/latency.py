@@ -37,6 +37,8 @@ MIN_REFIT_MEASUREMENTS = 3
 REFIT_DIR = "latency_verify"
 REFIT_FILE = "predictor_refit.json"
 VERIFIED_FILE = "verified.jsonl"
+#: Key of a trial's ``profiler`` record: True when a ``predicted+verify`` trial's latency was measured.
+VERIFIED_KEY = "verified"
 _DEVICE = "device"  # key of the profiler result the device key is read from
 
 DEFAULT_LATENCY_SOURCE = "measured"
@@ -180,7 +182,7 @@ class VerifiedPrediction(PredictedLatency):
         verify = self._may_enter_front(latency, size) or self.rng.random() < self.settings.verify_fraction
         self.points.append((latency, size))
         if not verify:
-            predicted.profiler["verified"] = False
+            predicted.profiler[VERIFIED_KEY] = False
             return predicted
         measured = evaluator.measure_cost(arch, trial_dir)
         if measured.failure_reason is not None or measured.latency_ms_p50 is None:
@@ -189,7 +191,7 @@ class VerifiedPrediction(PredictedLatency):
             self.predictor.check_key(DeviceKey.from_result({_DEVICE: measured.device, **measured.profiler}),
                                     known_only=True)
         residual = measured.latency_ms_p50 / latency - 1.0
-        measured.profiler.update(verified=True, latency_ms_p50_predicted=latency, latency_residual=residual,
+        measured.profiler.update({VERIFIED_KEY: True}, latency_ms_p50_predicted=latency, latency_residual=residual,
                                  predictor=str(self.path))
         self._remember(arch, measured.latency_ms_p50)
         self._refit_if_drifting()
@@ -237,6 +239,14 @@ class VerifiedPrediction(PredictedLatency):
                        "> %.1f%%): refitted on the %d since the drift began (median |residual| now %.1f%%), "
                        "saved to %s; later trials use it", 100 * drift, len(recent),
                        100 * self.settings.drift_threshold, len(since), 100 * after, self.path)
+
+
+def latency_was_measured(latency_source: str | None, profiler: dict | None) -> bool:
+    """Whether a trial's latency was measured on the device: the ``measured`` source (or a record older
+    than ``latency_source``), or a ``predicted+verify`` trial that was verified."""
+    if latency_source in (None, MeasuredLatency.name):
+        return True
+    return latency_source == VerifiedPrediction.name and bool((profiler or {}).get(VERIFIED_KEY))
 
 
 #: ``latency.source`` name -> source class.
