@@ -152,9 +152,28 @@ def create_or_load_study(
             f"this search optimizes {list(value_names)} ({list(directions)}). Use another --study.name or the same "
             "objectives and strategy."
         )
+    _check_same_evaluator(study, study_attrs, f"study {study_name!r} in {redact_url(storage_url)}")
     if study.metric_names is None:  # a study recorded before the names were set
         _set_metric_names(study, value_names)
     return study, created
+
+
+def _evaluator_name(config: Mapping[str, Any]) -> str:
+    """``evaluator.name`` of a recorded config (studies recorded before the section: ``training``)."""
+    section = config.get("evaluator")
+    return str(section.get("name") or "training") if isinstance(section, Mapping) else "training"
+
+
+def _check_same_evaluator(study: optuna.Study, study_attrs: StudyAttributes | Mapping[str, Any], where: str) -> None:
+    """All accuracies of a study are measured one way, trained or inherited from a supernet (issue 16):
+    resuming it with the other evaluator would put both kinds on one front and in one sampler."""
+    config = study_attrs.config if isinstance(study_attrs, StudyAttributes) else study_attrs.get("config")
+    if not config:
+        return
+    recorded, wanted = _evaluator_name(StudyAttributes.from_study(study).config or {}), _evaluator_name(config)
+    if recorded != wanted:
+        raise StudyError(f"{where} measures accuracy with evaluator {recorded!r}; this search uses {wanted!r}, and "
+                         "the two accuracies do not compare. Use another --study.name or the same evaluator.name.")
 
 
 def _set_metric_names(study: optuna.Study, value_names: Sequence[str]) -> None:

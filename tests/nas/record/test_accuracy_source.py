@@ -24,3 +24,19 @@ def test_a_record_from_before_the_field_loads_as_trained() -> None:
     assert trial.accuracy_origin == ACCURACY_TRAINED
     untrained = TrialRecord.from_user_attrs({"status": "infeasible", "trained": False})
     assert untrained.accuracy_origin is None
+
+
+def test_a_study_is_not_resumed_with_the_other_evaluator(tmp_path) -> None:
+    import pytest
+
+    from nas.record.storage import default_storage_url
+    from nas.record.study import StudyError, create_or_load_study
+
+    kwargs = {"study_name": "s", "storage_url": default_storage_url(tmp_path, "s"), "sampler": None,
+              "directions": ["maximize"], "value_names": ["mnasnet_reward"]}
+    legacy_config = {"study": {"name": "s"}}  # recorded before the evaluator section: trained
+    create_or_load_study(study_attrs={"config": legacy_config}, **kwargs)
+    _, created = create_or_load_study(study_attrs={"config": {"evaluator": {"name": "training"}}}, **kwargs)
+    assert not created
+    with pytest.raises(StudyError, match="measures accuracy with evaluator 'training'; this search uses 'supernet'"):
+        create_or_load_study(study_attrs={"config": {"evaluator": {"name": "supernet"}}}, **kwargs)
