@@ -1,15 +1,23 @@
 """Latency predictor benchmark (issue 15; protocol and targets in docs/latency_predictor.md).
 
-Calibrates on the default space (seed 0, ``--budget-minutes``), then measures ``--archs`` random
-architectures per resolution drawn with another seed (none in calibration: their names are checked
-against the calibration log), ``--rounds`` interleaved rounds (every model once per round), truth =
-median of the rounds' p50. Prints and writes JSON: share within +-10 %, Spearman, load averages.
+Calibration: on the default space at 96 + 160 px (seed 0), bounded by ``--calibrate-minutes`` of
+profiler time into ``<out>/calibration`` (resumable; its time, sample count and load averages go to
+``<out>/calibration_time.json``), or an existing calibration reused with ``--calibration DIR``.
+
+Test: ``--archs`` random architectures per resolution of ``--test-space`` (``default``, or the
+uncalibrated ``other_widths`` / ``fused_heavy`` of ``benchmarks/spaces/``), drawn with seed 12345,
+none in the calibration log; ``--rounds`` interleaved rounds (every model once per round); truth =
+median of the rounds' p50. The test phase is resumable: each measurement is appended to
+``<out>/test_<space>/rounds.jsonl`` as it is taken and the converted models are kept, so a run killed
+half way keeps its measured rounds. Prints and writes JSON (``result.json`` for the default space,
+``result_<space>.json`` otherwise): share within +-10 %, Spearman, round spread, load averages.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import statistics
@@ -17,6 +25,19 @@ import time
 from pathlib import Path
 
 from scipy.stats import spearmanr
+
+SPACES_DIR = Path(__file__).resolve().parent / "spaces"
+TEST_SPACES = ("default", "other_widths", "fused_heavy")
+PARAMS = {"threads": 1, "use_xnnpack": True, "runs": 20, "warmup_runs": 3}
+RESOLUTIONS = (96, 160)
+TEST_SEED = 12345
+
+
+def _space(name: str):  # noqa: ANN202 - search_spaces.SearchSpace
+    from search_spaces import SearchSpace
+
+    space = SearchSpace.default() if name == "default" else SearchSpace.from_yaml(SPACES_DIR / f"{name}.yaml")
+    return space.with_input(resolutions=RESOLUTIONS, channels=3, num_classes=1000)
 
 
 def _p50(profiler, model, params):
@@ -28,56 +49,133 @@ def _p50(profiler, model, params):
         return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="benchmarks/results/latency_predictor")
-    parser.add_argument("--budget-minutes", type=float, default=20.0)
-    parser.add_argument("--archs", type=int, default=50, help="per resolution")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    from edge_profiler.client import LocalProfiler
-    from nas.trial.predictor.calibrate import calibrate, random_architecture, read_samples
-    from nas.trial.predictor.kernel_models import arch_tflite
-    from search_spaces import SearchSpace
+def calibration_phase(args, profiler, out: Path):
+    """The predictor and its calibration folder: ``--calibration`` reused, else calibrated here."""
+    from nas.trial.predictor.calibrate import PREDICTOR_FILE, calibrate
+    from nas.trial.predictor.model import Predictor
 
-    out = Path(args.out)
-    params = {"threads": 1, "use_xnnpack": True, "runs": 20, "warmup_runs": 3}
-    profiler, loads = LocalProfiler(), [os.getloadavg()]
-    space = SearchSpace.default().with_input(resolutions=(96, 160), channels=3, num_classes=1000)
-    start = time.monotonic()
-    predictor = calibrate(space, profiler, params, out / "calibration", budget_minutes=args.budget_minutes)
-    calibration_s = time.monotonic() - start
-    used = {s.name for s in read_samples(out / "calibration")}
-    rng, archs = random.Random(12345), []
-    for resolution in (96, 160):
+    if args.calibration:
+        folder = Path(args.calibration)
+        return Predictor.load(folder / PREDICTOR_FILE), folder
+    folder, loads, start = out / "calibration", [os.getloadavg()], time.monotonic()
+    predictor = calibrate(_space("default"), profiler, PARAMS, folder, budget_minutes=args.calibrate_minutes,
+                          max_samples=args.max_samples)
+    loads.append(os.getloadavg())
+    if args.calibrate_minutes > 0:  # 0 refits what the folder holds: no calibration time to record
+        record = {"calibration_s": time.monotonic() - start, "samples": predictor.samples, "loads": loads,
+                  "budget_minutes": args.calibrate_minutes, "max_samples": args.max_samples}
+        (out / "calibration_time.json").write_text(json.dumps(record))
+    return predictor, folder
+
+
+def draw_test_architectures(space_name: str, per_resolution: int, used: set[str]) -> list:
+    """``per_resolution`` random architectures at each resolution, seed 12345, none in ``used``."""
+    from nas.trial.predictor.calibrate import random_architecture
+
+    space, rng, archs = _space(space_name), random.Random(TEST_SEED), []
+    for resolution in RESOLUTIONS:
         sub = space.with_input(resolutions=(resolution,))
-        while len([a for a in archs if a.resolution == resolution]) < args.archs:
+        while len([a for a in archs if a.resolution == resolution]) < per_resolution:
             arch = random_architecture(sub, rng)
             if f"arch:{arch.to_string()}" not in used:
                 archs.append(arch)
-    models = [arch_tflite(a) for a in archs]
-    rounds = []
-    for _ in range(args.rounds):  # interleaved: every model once per round
-        rounds.append([_p50(profiler, m, params) for m in models])
-        loads.append(os.getloadavg())
+    return archs
+
+
+def _model(arch, folder: Path, index: int) -> bytes:
+    from nas.trial.predictor.kernel_models import arch_tflite
+
+    path = folder / "models" / f"{index:04d}.tflite"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(arch_tflite(arch))
+        tmp.replace(path)
+    return path.read_bytes()
+
+
+def measured_rounds(archs: list, rounds: int, profiler, folder: Path) -> tuple[list[list], list]:
+    """``rounds`` x len(archs) p50 values (None: unmeasurable), resumed from ``rounds.jsonl``."""
+    log, done = folder / "rounds.jsonl", {}
+    folder.mkdir(parents=True, exist_ok=True)
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                if entry["arch"] == archs[entry["index"]].to_string():
+                    done[(entry["round"], entry["index"])] = entry["p50_ms"]
+            except (ValueError, KeyError, IndexError):
+                logging.warning("ignoring an incomplete line of %s", log)
+    if done:
+        logging.info("resuming the test phase: %d of %d measurements in %s", len(done), rounds * len(archs), log)
+    loads = [os.getloadavg()]
+    with open(log, "a") as handle:
+        if log.stat().st_size and not log.read_bytes().endswith(b"\n"):
+            handle.write("\n")  # a kill mid-write: the torn line stays ignored
+        for r in range(rounds):  # interleaved: every model once per round
+            for i, arch in enumerate(archs):
+                if (r, i) in done:
+                    continue
+                done[(r, i)] = _p50(profiler, _model(arch, folder, i), PARAMS)
+                handle.write(json.dumps({"round": r, "index": i, "arch": arch.to_string(), "p50_ms": done[(r, i)],
+                                         "load": os.getloadavg()[0]}) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            loads.append(os.getloadavg())
+    return [[done[(r, i)] for i in range(len(archs))] for r in range(rounds)], loads
+
+
+def summary(archs, rounds, predictor, **extra) -> dict:
+    """Accuracy figures of ``predictor`` against the median of the measured rounds."""
     keep = [i for i in range(len(archs)) if all(r[i] is not None for r in rounds)]
     skipped = len(archs) - len(keep)
     archs, rounds = [archs[i] for i in keep], [[r[i] for i in keep] for r in rounds]
     truth = [statistics.median(r[i] for r in rounds) for i in range(len(archs))]
-    predicted = [predictor.predict(a).latency_ms_p50 for a in archs]
+    prediction = [predictor.predict(a) for a in archs]
+    predicted = [p.latency_ms_p50 for p in prediction]
     errors = [p / t - 1 for p, t in zip(predicted, truth)]
-    result = {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples,
-              "calibration_s": round(calibration_s, 1),
-              "archs": len(archs), "rounds": args.rounds,
-              "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
-              "spearman": float(spearmanr(predicted, truth).statistic),
-              "median_abs_error": statistics.median(abs(e) for e in errors),
-              "round_spread_median": statistics.median((max(r[i] for r in rounds) / min(r[i] for r in rounds) - 1)
-                                                       for i in range(len(archs))),
-              "load_averages": loads,
-              "per_arch": [{"arch": a.to_string(), "measured": t, "predicted": p}
-                           for a, t, p in zip(archs, truth, predicted)]}
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    by_resolution = {str(res): sum(abs(e) <= 0.10 for a, e in zip(archs, errors) if a.resolution == res)
+                     / max(1, sum(a.resolution == res for a in archs)) for res in RESOLUTIONS}
+    return {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples, **extra,
+            "archs": len(archs), "rounds": len(rounds),
+            "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
+            "within_10pct_by_resolution": by_resolution,
+            "within_20pct": sum(abs(e) <= 0.20 for e in errors) / len(errors),
+            "spearman": float(spearmanr(predicted, truth).statistic),
+            "median_abs_error": statistics.median(abs(e) for e in errors),
+            "median_signed_error": statistics.median(errors),
+            "round_spread_median": statistics.median((max(r[i] for r in rounds) / min(r[i] for r in rounds) - 1)
+                                                     for i in range(len(archs))),
+            "archs_with_unseen_kernels": sum(bool(p.unseen) for p in prediction),
+            "per_arch": [{"arch": a.to_string(), "measured": t, "predicted": p}
+                         for a, t, p in zip(archs, truth, predicted)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/latency_predictor")
+    parser.add_argument("--calibration", help="reuse this calibration folder (predictor.json + samples.jsonl)")
+    parser.add_argument("--calibrate-minutes", "--budget-minutes", dest="calibrate_minutes", type=float, default=20.0,
+                        help="profiler-time budget of a calibration made here (0: use what <out>/calibration holds)")
+    parser.add_argument("--max-samples", type=int, default=2000, help="calibration samples at most")
+    parser.add_argument("--test-space", choices=TEST_SPACES, default="default")
+    parser.add_argument("--archs", type=int, default=50, help="test architectures per resolution")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from edge_profiler.client import LocalProfiler
+    from nas.trial.predictor.calibrate import read_samples
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    profiler = LocalProfiler()
+    predictor, calibration = calibration_phase(args, profiler, out)
+    archs = draw_test_architectures(args.test_space, args.archs, {s.name for s in read_samples(calibration)})
+    rounds, loads = measured_rounds(archs, args.rounds, profiler, out / f"test_{args.test_space}")
+    result = summary(archs, rounds, predictor, calibration=str(calibration), test_space=args.test_space,
+                     load_averages=loads)
+    name = "result.json" if args.test_space == "default" else f"result_{args.test_space}.json"
+    (out / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_arch"}, indent=1))
 
 
