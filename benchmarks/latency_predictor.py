@@ -10,7 +10,8 @@ none in the calibration log; ``--rounds`` interleaved rounds (every model once p
 median of the rounds' p50. The test phase is resumable: each measurement is appended to
 ``<out>/test_<space>/rounds.jsonl`` as it is taken and the converted models are kept, so a run killed
 half way keeps its measured rounds. Prints and writes JSON (``result.json`` for the default space,
-``result_<space>.json`` otherwise): share within +-10 %, Spearman, round spread, load averages.
+``result_<space>.json`` otherwise): share within +-10 %, Spearman, round spread, load averages, and
+for a reused calibration the ratio now / then of ``--recheck`` of its whole models re-measured.
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def calibration_phase(args, profiler, out: Path):
                   "budget_minutes": args.calibrate_minutes, "max_samples": args.max_samples}
         (out / "calibration_time.json").write_text(json.dumps(record))
     return predictor, folder
+
+
+def recheck_calibration(folder: Path, profiler, count: int) -> dict:
+    """Re-measure ``count`` whole-model samples of a reused calibration: is this machine as fast now?"""
+    from nas.trial.predictor.calibrate import read_samples
+    from nas.trial.predictor.kernel_models import arch_tflite
+    from search_spaces.architecture import Architecture
+
+    wholes = [s for s in read_samples(folder) if s.whole_model][:count]
+    ratios = []
+    for sample in wholes:
+        now = _p50(profiler, arch_tflite(Architecture.from_string(sample.name.removeprefix("arch:"))), PARAMS)
+        if now is not None:
+            ratios.append(now / sample.latency_ms_p50)
+    return {"models": len(ratios), "median_ratio_now_to_calibration": statistics.median(ratios) if ratios else None,
+            "ratios": ratios}
 
 
 def draw_test_architectures(space_name: str, per_resolution: int, used: set[str]) -> list:
@@ -158,6 +175,8 @@ def main() -> None:
     parser.add_argument("--calibrate-minutes", "--budget-minutes", dest="calibrate_minutes", type=float, default=20.0,
                         help="profiler-time budget of a calibration made here (0: use what <out>/calibration holds)")
     parser.add_argument("--max-samples", type=int, default=2000, help="calibration samples at most")
+    parser.add_argument("--recheck", type=int, default=5,
+                        help="with --calibration: re-measure this many of its whole models (is the machine as fast?)")
     parser.add_argument("--test-space", choices=TEST_SPACES, default="default")
     parser.add_argument("--archs", type=int, default=50, help="test architectures per resolution")
     parser.add_argument("--rounds", type=int, default=3)
@@ -170,10 +189,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     profiler = LocalProfiler()
     predictor, calibration = calibration_phase(args, profiler, out)
+    recheck = recheck_calibration(calibration, profiler, args.recheck) if args.calibration and args.recheck else None
     archs = draw_test_architectures(args.test_space, args.archs, {s.name for s in read_samples(calibration)})
     rounds, loads = measured_rounds(archs, args.rounds, profiler, out / f"test_{args.test_space}")
     result = summary(archs, rounds, predictor, calibration=str(calibration), test_space=args.test_space,
-                     load_averages=loads)
+                     calibration_recheck=recheck, load_averages=loads)
     name = "result.json" if args.test_space == "default" else f"result_{args.test_space}.json"
     (out / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_arch"}, indent=1))
