@@ -174,7 +174,11 @@ def settings_for_fingerprint(config_dict: Mapping[str, Any], architecture: str) 
     """The fingerprinted settings of ``architecture`` under the study's stored config (its dict form)."""
     sections = {f.name: _without_secrets(config_dict.get(f.name))
                 for f in dataclasses.fields(FingerprintSettings) if f.name != "architecture"}
-    return dataclasses.asdict(FingerprintSettings(architecture=architecture, **sections))
+    settings = dataclasses.asdict(FingerprintSettings(architecture=architecture, **sections))
+    evaluator = config_dict.get("evaluator")
+    if isinstance(evaluator, Mapping) and evaluator.get("name", "training") != "training":
+        settings["evaluator"] = evaluator  # inherited accuracies; studies that train keep their earlier caches
+    return settings
 
 
 def grid_names(baselines: Sequence[str] | None, widths: Sequence[str] | None) -> list[str]:
@@ -227,9 +231,11 @@ class _PipelineEvaluation:
 
 
 def _study_evaluator(config: Any) -> Any:
-    from nas.trial.evaluation import EvaluatorAdapter
+    """The study's own evaluator (``evaluator.name``): a supernet study scores its references with the
+    supernet too, so they compare with its trials' inherited accuracies (issue 16)."""
+    from nas.strategies._setup import make_evaluator
 
-    return EvaluatorAdapter.from_config(config)
+    return make_evaluator(config)
 
 
 def evaluate_grid(

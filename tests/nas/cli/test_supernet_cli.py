@@ -1,6 +1,6 @@
 """`nas supernet train` and `nas search --evaluator supernet` from the command line (issue 16): the JSON
 summary, resuming an interrupted training, one-line errors for a missing or mismatched supernet or a
-reference outside it, and the accuracy source in `nas trials`."""
+reference outside it, the accuracy source in `nas trials`, and `nas compare` scoring with the supernet."""
 
 from __future__ import annotations
 
@@ -98,4 +98,9 @@ def test_trials_show_the_accuracy_source(tiny_supernet: dict[str, Any], tmp_path
     header, first = capsys.readouterr().out.splitlines()[:2]
     assert "inherited_from_fingerprint" in header.split(",")
     assert tiny_supernet["summary"]["fingerprint"] in first
+    # nas compare scores references with the study's supernet too (trained ones would not compare):
+    # MobileNetV2 is not a subnet of the tiny space, and the refusal says so.
+    _one_line_error(capsys, main(["compare", "--study", "sn", "--runs-dir", str(runs), "--baseline",
+                                  "mobilenet_v2_0.35"]),
+                    "reference mobilenet_v2_0.35 could not be evaluated: supernet: subnet outside the supernet")
     shutil.rmtree(runs)
