@@ -6,6 +6,10 @@ command. Directions are the strings ``"maximize"`` / ``"minimize"`` (Optuna's
 ``StudyDirection`` members are accepted too, by name). Internally every objective is turned into
 one to minimize by negating the maximized ones.
 
+Also the order in which multi-objective successive halving promotes trials (MO-ASHA, Schmucker
+et al., "Multi-objective Asynchronous Successive Halving", 2021): fronts first, then NSGA-II's
+crowding distance or the greedy epsilon-net within a front.
+
 References: non-dominated sorting after Deb et al., "A fast and elitist multiobjective genetic
 algorithm: NSGA-II" (IEEE TEC 2002); hypervolume (the S-metric) after Zitzler & Thiele (1998),
 computed here by sweeping (2-D) and slicing along the last objective (3-D); the knee as the point
@@ -27,6 +31,9 @@ __all__ = [
     "non_dominated_sort",
     "hypervolume",
     "knee_index",
+    "crowding_distance",
+    "epsilon_net_order",
+    "promotion_order",
 ]
 
 _VALID = ("maximize", "minimize")
@@ -200,3 +207,79 @@ def knee_index(
         tied = tied[tied_preference == tied_preference.min()]
     to_ideal = np.linalg.norm(normalized[tied], axis=1)
     return int(front[tied[int(np.argmin(to_ideal))]])
+
+
+def _normalized(minimized: np.ndarray) -> np.ndarray:
+    """Each column min-max scaled to [0, 1] (0 best); a constant column becomes 0."""
+    low, high = minimized.min(axis=0), minimized.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    return (minimized - low) / span
+
+
+def crowding_distance(points: object, directions: Sequence[object]) -> np.ndarray:
+    """NSGA-II's crowding distance of every point of one front (Deb et al. 2002, section III-B).
+
+    Per objective the points are sorted; the two extremes get infinity, every other point the
+    normalized gap between its neighbours, summed over the objectives. Larger: a lonelier point.
+    """
+    minimized = to_minimization(points, directions)
+    n, m = minimized.shape
+    distance = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    scaled = _normalized(minimized)
+    for column in range(m):
+        if np.ptp(minimized[:, column]) == 0:
+            continue
+        order = np.argsort(scaled[:, column], kind="stable")
+        values = scaled[order, column]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        distance[order[1:-1]] += values[2:] - values[:-2]
+    return distance
+
+
+def epsilon_net_order(points: object, directions: Sequence[object], *, first: int = 0) -> list[int]:
+    """Greedy epsilon-net order of the points of one front (Schmucker et al. 2021, "EPS-NET").
+
+    Starts at ``first``; then repeatedly takes the point farthest (Euclidean, in min-max normalized
+    objectives) from all taken so far, ties to the lower index. Every prefix spreads over the front.
+    """
+    minimized = to_minimization(points, directions)
+    n = len(minimized)
+    if n == 0:
+        return []
+    scaled = _normalized(minimized)
+    order = [first]
+    nearest = np.linalg.norm(scaled - scaled[first], axis=1)
+    while len(order) < n:
+        nearest[order] = -1.0
+        pick = int(np.argmax(nearest))
+        order.append(pick)
+        nearest = np.minimum(nearest, np.linalg.norm(scaled - scaled[pick], axis=1))
+    return order
+
+
+def promotion_order(points: object, directions: Sequence[object], *, tie_break: str = "epsilon_net") -> list[int]:
+    """Indices of ``points`` from most to least promotable: by front rank, then ``tie_break`` within a front.
+
+    ``epsilon_net`` starts each front at its best point in the first objective (the one training
+    improves, accuracy here); ``crowding`` takes larger crowding distances first, ties to the better
+    first objective, then the lower index.
+    """
+    dirs = parse_directions(directions)
+    minimized = to_minimization(points, dirs)
+    ranks = non_dominated_sort(minimized, ["minimize"] * len(dirs))
+    order: list[int] = []
+    for rank in range(int(ranks.max()) + 1 if len(ranks) else 0):
+        members = np.flatnonzero(ranks == rank)
+        front = minimized[members]
+        if tie_break == "epsilon_net":
+            best = int(np.lexsort((members, front[:, 0]))[0])
+            local = epsilon_net_order(front, ["minimize"] * len(dirs), first=best)
+        elif tie_break == "crowding":
+            crowding = crowding_distance(front, ["minimize"] * len(dirs))
+            local = list(np.lexsort((members, front[:, 0], -crowding)))
+        else:
+            raise ValueError(f"unknown tie_break {tie_break!r}; allowed: epsilon_net, crowding")
+        order.extend(int(members[i]) for i in local)
+    return order

@@ -29,7 +29,7 @@ LATENCY_SOURCES = ("measured", "predicted", "predicted+verify")
 # What a predictor does with a kernel it never saw in calibration (issue 15).
 UNSEEN_KERNEL_POLICIES = ("warn", "refuse")
 # How MO-ASHA breaks ties within one non-dominated front (nas.trial.early_stopping).
-EARLY_STOPPING_TIE_BREAKS = ("crowding",)
+EARLY_STOPPING_TIE_BREAKS = ("epsilon_net", "crowding")
 # How a candidate's accuracy is measured (nas.trial): a proxy training per trial, or weights inherited
 # from a supernet trained once (evaluators.supernet, issue 16).
 EVALUATOR_NAMES = ("training", "supernet")
@@ -163,12 +163,12 @@ class EarlyStoppingSettings:
 
     ``rungs_epochs`` empty: off. At each rung below ``training.epochs`` a trial goes on only if it
     ranks in the top ``1 / reduction_factor`` of the trials that reached that rung, by non-dominated
-    sorting on (accuracy at the rung, latency, size), ties broken by ``tie_break``.
+    sorting on (accuracy at the rung, latency, size), ties broken by ``tie_break`` (:func:`nas.pareto.promotion_order`).
     """
 
     rungs_epochs: tuple[int, ...] = ()
     reduction_factor: float = 3.0
-    tie_break: str = "crowding"
+    tie_break: str = "epsilon_net"
 
     @property
     def enabled(self) -> bool:

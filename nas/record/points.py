@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas.record.study import StudyAttributes
-from nas.record.trial_record import TrialRecord, is_done
+from nas.record.trial_record import TrialRecord, TrialStatus, is_done
 
 # Objective name -> direction, in the order tables and charts show them.
 OBJECTIVES: dict[str, str] = {
@@ -85,8 +85,9 @@ _SEARCH_OBJECTIVES = {"accuracy": "accuracy", "latency": "latency_ms_p50", "size
 def point_from_record(number: int | None, record: TrialRecord, *, label: str | None = None) -> ModelPoint:
     """A ModelPoint from one trial's record (``number`` is the trial number, ``None`` outside a study).
 
-    The accuracy counts only for a trained model; ``extra`` keeps the status, ``reused_from`` and the
-    details (latency statistics, artifacts, metrics, profiler, failure reason) that are set.
+    The accuracy counts only for a model trained to the end of its budget (a trial stopped early at a
+    rung, PRUNED, has none here: it stays out of fronts and exports); ``extra`` keeps the status,
+    ``reused_from`` and the details (latency statistics, artifacts, metrics, profiler, failure reason) that are set.
     """
     details = {
         "status": _status_text(record),
@@ -102,7 +103,7 @@ def point_from_record(number: int | None, record: TrialRecord, *, label: str | N
     return ModelPoint(
         label=label or (f"trial {number}" if number is not None else str(record.architecture)),
         architecture=record.architecture or "",
-        accuracy=_float(record.accuracy_int8) if record.trained else None,
+        accuracy=_float(record.accuracy_int8) if record.trained and record.status != TrialStatus.PRUNED else None,
         latency_ms_p50=_float(record.latency_ms_p50),
         size_bytes=_int(record.size_bytes),
         params=_int(record.params),

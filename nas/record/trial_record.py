@@ -85,6 +85,7 @@ class TrialRecord:
     # the rung where the training was stopped (None: not stopped; the trial is PRUNED when set).
     rung_accuracies: Mapping[int, float] = dataclasses.field(default_factory=dict)
     stopped_at_epoch: int | None = None
+    epochs_trained: int | None = None  # with early stopping: the rung reached (stop, or the full budget)
     trained: bool = False
     accuracy_int8: float | None = None
     # Where accuracy_int8 comes from (ACCURACY_SOURCES): the trial's own proxy training, or weights
@@ -196,6 +197,14 @@ def is_done(trial: FrozenTrial) -> bool:
     if trial.state not in (TrialState.FAIL, TrialState.PRUNED):
         return False
     return TrialRecord.from_trial(trial).status in (TrialStatus.FAILED, TrialStatus.PRUNED)
+
+
+def set_fields(trial: Any, **fields: Any) -> None:
+    """Write only the named fields of the trial record into the Optuna ``trial`` (names are
+    :class:`TrialRecord` fields), in their user-attribute form."""
+    attrs = TrialRecord(**fields).to_user_attrs()
+    for name in fields:
+        trial.set_user_attr(name, attrs[name])
 
 
 def _status(value: Any) -> TrialStatus | None:

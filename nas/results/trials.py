@@ -27,6 +27,7 @@ class TrialRow:
     params: int | None
     macs: int | None
     reused_from: int | None
+    rung: int | None  # early stopping: epochs trained (the rung where it stopped, or the full budget)
     violations: str
     duration_s: float | None
     architecture: str | None
@@ -46,6 +47,7 @@ class TrialRow:
             params=record.params,
             macs=record.macs,
             reused_from=record.reused_from,
+            rung=record.epochs_trained,
             violations=",".join(record.constraint_violations),
             duration_s=None if total is None else round(total, 1),
             architecture=record.architecture,
@@ -54,7 +56,7 @@ class TrialRow:
 
 SHORT_COLUMNS = [f.name for f in dataclasses.fields(TrialRow)]
 # Integer columns that may have gaps: shown as <NA>, not 1.0e+06 / NaN.
-_INTEGER_COLUMNS = ("params", "macs", "reused_from", "size_bytes", "retry_of")
+_INTEGER_COLUMNS = ("params", "macs", "reused_from", "rung", "size_bytes", "retry_of")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from typing import Any
 
@@ -30,6 +31,21 @@ logger = logging.getLogger(__name__)
 OPTUNA_STRATEGIES = ("nsga2", "tpe", "random", "reward")
 
 
+class PicklableNSGAIISampler(optuna.samplers.NSGAIISampler):
+    """Optuna's NSGA-II sampler that pickles: Ray Tune pickles its searcher with the sampler, and
+    Optuna 5.1's genetic-algorithm base holds a ``threading.Lock`` (``_thread_lock``), which does
+    not. The lock guards a per-process cache, so each copy gets a fresh one."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_thread_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()
+
+
 def make_sampler(config: SearchConfig, *, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
     """The sampler of ``config.strategy.name`` seeded with ``config.study.seed + seed_offset``.
 
@@ -38,7 +54,7 @@ def make_sampler(config: SearchConfig, *, seed_offset: int = 0) -> optuna.sample
     """
     name, seed = config.strategy.name, config.study.seed + seed_offset
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=config.strategy.population_size, seed=seed)
+        return PicklableNSGAIISampler(population_size=config.strategy.population_size, seed=seed)
     if name in ("tpe", "reward"):
         # Few startup trials: proxy searches run tens of trials, not hundreds.
         startup = max(2, min(10, config.strategy.n_trials // 3))

@@ -98,7 +98,7 @@ def ray_trainable(ray_config: dict[str, Any], search_config: SearchConfig,
     if setup.reference_arch is not None and retried_reference:
         own = reference_record(setup).replace(ray_trial_id=ray_trial_id, retry_of=retry_of)
     number, outcome = session.run_external_trial(arch, params=params, distributions=distributions, own=own)
-    _report(setup, outcome.values, TrialState.FAIL if outcome.failed else TrialState.COMPLETE, number)
+    _report(setup, outcome.values, outcome.state, number)
 
 
 def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> tuple[bool, FrozenTrial | None]:
@@ -120,10 +120,11 @@ def _finish_retried_attempt(session: SearchSession, ray_trial_id: str) -> tuple[
 
 def _report(setup: SearchSetup, values: list[float] | None, state: TrialState, number: int) -> None:
     # A failed candidate reports nothing: the trainable just returns (so Ray does not retry it) and
-    # ProposerSearch records the proposal as failed instead of learning from made-up numbers.
+    # ProposerSearch records the proposal as failed instead of learning from made-up numbers. So
+    # does a trial stopped at a rung (early stopping): its accuracy is a partial training's.
     from ray import tune
 
-    if state == TrialState.FAIL or values is None:
+    if state != TrialState.COMPLETE or values is None:
         return
     tune.report({"study_trial": number, **dict(zip(setup.objectives.value_names, values))})
 

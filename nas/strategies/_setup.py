@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config.settings import ConfigError, SearchConfig
+from nas.trial.early_stopping import EarlyStopping
 from nas.trial.latency import latency_source_for
 from nas.trial.objectives import ObjectiveSet
 from nas.trial.pipeline import TrialPipeline
@@ -101,6 +102,14 @@ def build_reference(config: SearchConfig, space: Any, evaluator: CandidateEvalua
         return reference_arch, None
 
 
+def early_stopping_of(config: SearchConfig) -> EarlyStopping | None:
+    """The MO-ASHA rule of ``config`` (None: ``early_stopping.rungs`` is empty)."""
+    settings = config.early_stopping
+    if not settings.enabled:
+        return None
+    return EarlyStopping(settings.rungs_epochs, settings.reduction_factor, settings.tie_break, config.objectives)
+
+
 def build_setup(config: SearchConfig, evaluator: CandidateEvaluator | None = None) -> SearchSetup:
     """Space, reference and pipeline for ``config``; ``evaluator`` defaults to the real evaluators."""
     evaluator = evaluator or make_evaluator(config)
@@ -110,5 +119,6 @@ def build_setup(config: SearchConfig, evaluator: CandidateEvaluator | None = Non
         reference_arch, reference_params = build_reference(config, space, evaluator)
     objectives = ObjectiveSet.from_config(config)
     pipeline = TrialPipeline(evaluator, objectives, config.constraints, config.study.study_dir,
-                             latency_source=latency_source_for(config))
+                             latency_source=latency_source_for(config), early_stopping=early_stopping_of(config),
+                             training_epochs=config.training.epochs)
     return SearchSetup(config, space, objectives, pipeline, reference_arch, reference_params)

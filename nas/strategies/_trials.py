@@ -21,8 +21,9 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.record import study as record
 from nas.record.artifacts import upload_trial_artifacts
 from nas.record.recovery import heartbeat, mark_interrupted, worker_identity
-from nas.record.trial_record import OWN_FIELDS, TrialRecord
+from nas.record.trial_record import OWN_FIELDS, TrialRecord, set_fields
 from nas.strategies._progress import SearchProgress
+from nas.strategies._rungs import StudyRungBoard
 from nas.strategies._setup import SearchSetup
 from nas.trial.objectives import ObjectiveSet
 from nas.trial.pipeline import TrialOutcome
@@ -46,13 +47,6 @@ def user_attrs_of(trial_record: TrialRecord, *, own_only: bool = False) -> dict[
     if own_only:
         attrs = {k: v for k, v in attrs.items() if k in OWN_FIELDS or k in trial_record.extra}
     return {k: v for k, v in attrs.items() if v is not None or k not in OWN_FIELDS}
-
-
-def set_fields(trial: optuna.Trial, **fields: Any) -> None:
-    """Write only the named fields of the trial record into ``trial`` (names are TrialRecord fields)."""
-    attrs = TrialRecord(**fields).to_user_attrs()
-    for name in fields:
-        trial.set_user_attr(name, attrs[name])
 
 
 def reference_record(setup: SearchSetup) -> TrialRecord:
@@ -98,7 +92,10 @@ def record_trial(setup: SearchSetup, study: optuna.Study, trial: optuna.Trial, a
                                     proxy_epochs=epochs)
     # What the trial already holds (reference flag, retry_of, ray_trial_id, ...) is its own.
     own = TrialRecord.from_trial(trial).replace(worker=None)
-    outcome = setup.pipeline.run(arch, trial_number=trial.number, previous=previous, own=own, epochs=epochs)
+    rule = setup.pipeline.early_stopping
+    judge_for = StudyRungBoard(study, trial, rule).judge_for if rule is not None else None
+    outcome = setup.pipeline.run(arch, trial_number=trial.number, previous=previous, own=own, epochs=epochs,
+                                 judge_for=judge_for)
     timings = dict(outcome.record.timings_s)
     steps = sum(v for k, v in timings.items() if k not in _NOT_STEPS)
     total = time.perf_counter() - start
@@ -170,6 +167,8 @@ class SearchSession:
             raise
         if outcome.failed:
             self.study.tell(trial, state=TrialState.FAIL)
+        elif outcome.pruned:  # stopped at a rung: kept out of the front, the sampler and exports
+            self.study.tell(trial, state=TrialState.PRUNED)
         else:
             self.study.tell(trial, outcome.values)
         self.report(self.study.get_trials(deepcopy=False)[trial.number])

@@ -102,13 +102,14 @@ class EvaluatorAdapter:
             failure_reason=None if result.ok else f"{result.failure_stage}: {result.failure_reason}",
         )
 
-    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None) -> AccuracyMeasurement:
+    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None,
+                           rungs: Any = None) -> AccuracyMeasurement:
         cheap = self._cheap_results.pop(Path(trial_dir), None)
         default_cfg = self.training.train_cfg
         if epochs is not None and epochs != default_cfg.epochs:
             self.training.train_cfg = dataclasses.replace(default_cfg, epochs=int(epochs))
         try:
-            result = self.training.evaluate(arch, trial_dir, cheap=cheap)
+            result = self.training.evaluate(arch, trial_dir, cheap=cheap, rungs=rungs)
         finally:
             self.training.train_cfg = default_cfg
         _raise_if_fatal(result)
@@ -126,6 +127,8 @@ class EvaluatorAdapter:
                        "evaluate_int8": timings.get("evaluate", 0.0)},
             artifacts=dict(result.artifacts),
             failure_reason=None if result.ok else f"{result.failure_stage}: {result.failure_reason}",
+            rung_accuracies=dict(result.rung_accuracies),
+            stopped_at_epoch=result.stopped_at_epoch,
         )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.config.settings import ConstraintSettings
 from nas.record.trial_record import OWN_FIELDS, TrialRecord, TrialStatus
+from nas.trial.early_stopping import EarlyStopping, RungJudge
 from nas.trial.latency import LatencySource, MeasuredLatency
 from nas.trial.objectives import ObjectiveSet, accuracy_constraints, cost_constraints, violated
 from nas.trial.protocol import (  # noqa: F401 (FatalSearchError and the measurements: re-exported)
@@ -56,6 +57,10 @@ class TrialOutcome:
     def failed(self) -> bool:
         return self.state == TrialState.FAIL
 
+    @property
+    def pruned(self) -> bool:
+        return self.state == TrialState.PRUNED
+
     def replace(self, **changes: Any) -> TrialOutcome:
         return dataclasses.replace(self, **changes)
 
@@ -75,12 +80,19 @@ class TrialPipeline:
         constraints: ConstraintSettings,
         study_dir: Path,
         latency_source: LatencySource | None = None,
+        *,
+        early_stopping: EarlyStopping | None = None,
+        training_epochs: int | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.objectives = objectives
         self.constraints = constraints
         self.study_dir = Path(study_dir)
         self.latency_source = latency_source or MeasuredLatency()
+        if early_stopping is not None and training_epochs is None:
+            raise ValueError("early stopping needs the training budget (training_epochs)")
+        self.early_stopping = early_stopping
+        self.training_epochs = training_epochs
 
     def trial_dir(self, trial_number: int) -> Path:
         return self.study_dir / "trials" / str(trial_number)
@@ -93,12 +105,15 @@ class TrialPipeline:
         previous: FrozenTrial | None = None,
         own: TrialRecord | None = None,
         epochs: int | None = None,
+        judge_for: Callable[[TrialRecord], RungJudge] | None = None,
     ) -> TrialOutcome:
         """Evaluate ``arch`` as trial ``trial_number`` (or reuse ``previous`` when it is a duplicate).
 
         ``own`` is what the trial already holds about itself (reference flag, ``retry_of``, the id
         Ray Tune or KerasTuner gave it); ``epochs`` overrides the proxy training budget (KerasTuner's
-        Hyperband sets it per trial).
+        Hyperband sets it per trial). With early stopping, ``judge_for(record)`` gives the judge of
+        this trial's rungs once its cost is known (the strategies' study board); a trial stopped at
+        a rung is PRUNED.
         """
         start = time.perf_counter()
         own = own or TrialRecord()
@@ -107,7 +122,7 @@ class TrialPipeline:
         if previous is not None:
             outcome = self._reuse(previous, base)
         else:
-            outcome = self._evaluate(arch, trial_number, base, epochs)
+            outcome = self._evaluate(arch, trial_number, base, epochs, judge_for)
         timings = dict(outcome.record.timings_s)
         measured = sum(v for k, v in timings.items() if k not in _SUMMARY_TIMINGS)
         total = time.perf_counter() - start
@@ -116,7 +131,7 @@ class TrialPipeline:
 
     # -- fresh evaluation ------------------------------------------------------------------------
     def _evaluate(self, arch: ArchitectureLike, trial_number: int, base: TrialRecord,
-                  epochs: int | None) -> TrialOutcome:
+                  epochs: int | None, judge_for: Callable[[TrialRecord], RungJudge] | None = None) -> TrialOutcome:
         trial_dir = self.trial_dir(trial_number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         cost = self.latency_source.measure_cost(self.evaluator, arch, trial_dir)
@@ -130,9 +145,10 @@ class TrialPipeline:
             constraints.update(accuracy_constraints(self.constraints, accuracy=None))
             return self._finish(record.replace(status=TrialStatus.INFEASIBLE), constraints)
 
-        acc = self.evaluator.train_and_evaluate(arch, trial_dir, epochs=epochs)
+        acc = self._train(arch, trial_dir, record, epochs, judge_for)
         record = record.replace(timings_s={**record.timings_s, **acc.timings_s},
-                                artifacts={**record.artifacts, **acc.artifacts}, metrics=dict(acc.metrics))
+                                artifacts={**record.artifacts, **acc.artifacts}, metrics=dict(acc.metrics),
+                                rung_accuracies=dict(acc.rung_accuracies), stopped_at_epoch=acc.stopped_at_epoch)
         if acc.failure_reason is not None:
             return self._failed(record, acc.failure_reason, stage="train")
         record = record.replace(trained=True, accuracy_int8=acc.accuracy_int8,
@@ -140,16 +156,38 @@ class TrialPipeline:
         if acc.size_bytes is not None:
             record = record.replace(size_bytes_untrained=record.size_bytes, size_bytes=acc.size_bytes)
         constraints.update(accuracy_constraints(self.constraints, accuracy=acc.accuracy_int8))
+        if acc.rung_accuracies or acc.stopped_at_epoch is not None:
+            record = record.replace(epochs_trained=acc.stopped_at_epoch or epochs or self.training_epochs)
+        if acc.stopped_at_epoch is not None:
+            return self._finish(record.replace(status=TrialStatus.PRUNED), constraints, state=TrialState.PRUNED)
         return self._finish(record.replace(status=TrialStatus.COMPLETE), constraints)
 
-    def _finish(self, record: TrialRecord, constraints: dict[str, float]) -> TrialOutcome:
+    def _train(self, arch: ArchitectureLike, trial_dir: Path, record: TrialRecord, epochs: int | None,
+               judge_for: Callable[[TrialRecord], RungJudge] | None) -> AccuracyMeasurement:
+        """Train, in rungs when early stopping is on (resuming the rung checkpoint of the trial retried)."""
+        if self.early_stopping is None or judge_for is None:
+            return self.evaluator.train_and_evaluate(arch, trial_dir, epochs=epochs)
+        from evaluators import RungPlan, RungTraining
+
+        total = epochs or self.training_epochs
+        rungs = tuple(e for e in self.early_stopping.rungs_epochs if e <= total) or (total,)
+        resume_from = None
+        if record.retry_of is not None:
+            resume_from = self.trial_dir(record.retry_of) / "rungs"
+        plan = RungTraining(RungPlan(rungs, total), judge_for(record), resume_from=resume_from)
+        return self.evaluator.train_and_evaluate(arch, trial_dir, epochs=epochs, rungs=plan)
+
+    def _finish(self, record: TrialRecord, constraints: dict[str, float], *,
+                state: TrialState = TrialState.COMPLETE) -> TrialOutcome:
+        """Constraint violations, reward and objective values of ``record`` (a PRUNED trial's are its
+        values where it stopped: KerasTuner's oracle is told them; Optuna is told PRUNED)."""
         record = record.replace(constraint_violations=tuple(violated(constraints)),
                                 mnasnet_reward=self.objectives.reward_or_none(record))
         try:
             values = self.objectives.values(record)
         except ValueError as exc:
             return self._failed(record, f"no objective value: {exc}", stage="record")
-        return TrialOutcome(TrialState.COMPLETE, values, record, constraints)
+        return TrialOutcome(state, values, record, constraints)
 
     def _failed(self, record: TrialRecord, reason: str, *, stage: str) -> TrialOutcome:
         record = record.replace(status=TrialStatus.FAILED, failure_reason=reason, failure_stage=stage)
@@ -164,12 +202,13 @@ class TrialPipeline:
         logger.info("architecture already evaluated by trial %d; reusing its results", previous.number)
         if copied.status == TrialStatus.FAILED:
             return TrialOutcome(TrialState.FAIL, None, copied, {})
+        state = TrialState.PRUNED if copied.status == TrialStatus.PRUNED else TrialState.COMPLETE
         constraints = {}
         if copied.latency_ms_p50 is not None and copied.size_bytes is not None:
             constraints = cost_constraints(self.constraints, latency_ms=copied.latency_ms_p50,
                                            size_bytes=copied.size_bytes)
         constraints.update(accuracy_constraints(self.constraints, accuracy=copied.accuracy_int8))
-        return self._finish(copied, constraints)
+        return self._finish(copied, constraints, state=state)
 
 
 def _with_cost(base: TrialRecord, cost: CostMeasurement, *, source: str) -> TrialRecord:

@@ -62,6 +62,10 @@ class AccuracyMeasurement:
     # from a supernet its folder and fingerprint (TrialRecord.inherited_from).
     accuracy_source: str = "trained"
     inherited_from: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Training in rungs (early stopping): Keras validation accuracy at each rung reached, and the
+    # rung where the training stopped (None: it went to the end of its budget).
+    rung_accuracies: dict[int, float] = dataclasses.field(default_factory=dict)
+    stopped_at_epoch: int | None = None
 
 
 class CandidateEvaluator(Protocol):
@@ -78,5 +82,10 @@ class CandidateEvaluator(Protocol):
         ...
 
     def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None) -> AccuracyMeasurement:
-        """Proxy-train ``arch`` (``epochs`` overrides the configured budget) and evaluate its int8 model."""
+        """Proxy-train ``arch`` (``epochs`` overrides the configured budget) and evaluate its int8 model.
+
+        An evaluator that can stop early also takes ``rungs=`` (an ``evaluators.RungTraining``: the
+        rung plan, the judge and a rung checkpoint to resume from); the pipeline passes it only
+        when ``early_stopping`` is on.
+        """
         ...

@@ -66,3 +66,33 @@ class FakeEvaluator:
             artifacts={"tflite_int8": str(trial_dir / "model_int8.tflite"),
                        "keras_model": str(trial_dir / "model.keras")},
         )
+
+
+class RungFakeEvaluator(FakeEvaluator):
+    """The fake evaluator that trains in rungs: accuracy at epoch e is ``final * e / total``.
+
+    It asks ``rungs.judge`` at each decision rung like ``evaluators.fit_in_rungs`` and stops where
+    told; ``resumed_from`` lists the rung checkpoints it was asked to resume from.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resumed_from: list[Path | None] = []
+        self.judged: list[tuple[str, int]] = []
+
+    def train_and_evaluate(self, arch: Any, trial_dir: Path, *, epochs: int | None = None,
+                           rungs: Any = None) -> AccuracyMeasurement:
+        full = super().train_and_evaluate(arch, trial_dir, epochs=epochs)
+        if rungs is None or full.failure_reason is not None:
+            return full
+        self.resumed_from.append(rungs.resume_from)
+        reached: dict[int, float] = {}
+        for epoch in rungs.plan.decision_epochs:
+            reached[epoch] = full.accuracy_int8 * epoch / rungs.plan.total_epochs
+            self.judged.append((arch.to_string(), epoch))
+            if not rungs.judge(epoch, reached[epoch]):
+                return AccuracyMeasurement(accuracy_int8=reached[epoch], metrics=dict(full.metrics),
+                                           timings_s=dict(full.timings_s), artifacts=dict(full.artifacts),
+                                           rung_accuracies=reached, stopped_at_epoch=epoch)
+        full.rung_accuracies = reached
+        return full

@@ -36,7 +36,7 @@ def test_rungs_from_a_flag_and_from_yaml(tmp_path) -> None:
      "early_stopping.reduction_factor: must be > 1"),
     ({"early_stopping.rungs": "1", "early_stopping.reduction_factor": "0.5"},
      "early_stopping.reduction_factor: must be > 1"),
-    ({"early_stopping.tie_break": "epsilon"}, "early_stopping.tie_break: 'epsilon' is not one of crowding"),
+    ({"early_stopping.tie_break": "epsilon"}, "early_stopping.tie_break: 'epsilon' is not one of epsilon_net, crowding"),
     ({"early_stopping.rungs": "1", "strategy.name": "keras-tuner", "strategy.keras_tuner.oracle": "hyperband",
       "objectives": "accuracy"},
      "early_stopping.rungs: the keras-tuner hyperband oracle sets each trial's epochs itself"),
