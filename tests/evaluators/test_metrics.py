@@ -89,7 +89,11 @@ def test_a_model_xnnpack_refuses_is_scored_with_the_builtin_kernels(conversions:
 
     monkeypatch.setattr(TFLiteClassifier, "_load", staticmethod(xnnpack_refuses))
     assert TFLiteClassifier(model).xnnpack is False
-    assert evaluate_tflite(model, digits.val, digits.class_names).accuracy == reference.accuracy
+    fallback = evaluate_tflite(model, digits.val, digits.class_names)
+    # LiteRT's built-in int8 kernels and XNNPACK round differently (ai-edge-litert 2.3: one image of
+    # 306 flips), so the fallback's accuracy is the XNNPACK one within two images, not bit for bit.
+    assert fallback.num_samples == reference.num_samples
+    assert abs(fallback.accuracy - reference.accuracy) <= 2 / reference.num_samples
 
     def corrupt(interpreter_cls, source, num_threads, *, xnnpack):
         raise ValueError("Model provided has model identifier 'abcd', should be 'TFL3'")
