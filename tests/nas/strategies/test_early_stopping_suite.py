@@ -23,7 +23,6 @@ from nas.strategies._setup import early_stopping_of
 from nas.trial.early_stopping import RungPoint
 from tests.nas.fakes import RungFakeEvaluator
 
-ROOT = Path(__file__).resolve().parents[3]
 N_TRIALS = 9
 OVERRIDES = {"early_stopping.rungs": "1,2", "early_stopping.reduction_factor": 2, "training.epochs": 3}
 CASES = [
@@ -42,15 +41,6 @@ class EarlyRun:
     trials: list
     config: object
     evaluator: RungFakeEvaluator
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[case[0] for case in CASES])

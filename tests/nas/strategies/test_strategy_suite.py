@@ -25,7 +25,6 @@ from nas.trial.objectives import ObjectiveSet
 from search_spaces import get_baseline
 from tests.nas.fakes import FakeEvaluator
 
-ROOT = Path(__file__).resolve().parents[3]
 FIRST_TARGET, SECOND_TARGET = 3, 5
 FAILING_TRIAL = 1
 
@@ -51,16 +50,6 @@ class SuiteRun:
     first_trials: dict[int, tuple[str, list[float] | None]]  # number -> (architecture, values)
     trials: list  # FrozenTrial of the study after the second run
     reference: str
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    # Workers unpickle the fake evaluator: they import tests.nas.fakes from the repository.
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[case[0] for case in CASES])

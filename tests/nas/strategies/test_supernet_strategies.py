@@ -21,7 +21,6 @@ from nas.strategies import STRATEGIES, run_search
 from nas.trial.supernet import supernet_fingerprint
 from tests.nas.supernet_study import supernet_config
 
-ROOT = Path(__file__).resolve().parents[3]
 N_TRIALS = 3
 CASES = [
     ("nsga2", {"strategy.name": "nsga2", "strategy.population_size": 2}),
@@ -31,15 +30,6 @@ CASES = [
     ("keras-tuner", {"strategy.name": "keras-tuner", "strategy.keras_tuner.oracle": "bayesian"}),
     ("ray", {"backend.name": "ray", "strategy.name": "nsga2", "strategy.population_size": 2}),
 ]
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    yield
-    ray.shutdown()
 
 
 def test_every_strategy_is_covered() -> None:
