@@ -212,20 +212,10 @@ def fit(model: Any, dataset: Dataset, cfg: TrainConfig, *, epochs: int | None = 
         set_bn_momentum(model, cfg.bn_momentum)
     steps = _steps_per_epoch(dataset, cfg)
     compile_for_training(model, cfg, steps, epochs, lr=lr)
-    guard = _DivergenceGuard()
-    history = model.fit(
-        dataset.train.repeat() if cfg.steps_per_epoch else dataset.train,
-        epochs=epochs, steps_per_epoch=cfg.steps_per_epoch,
-        validation_data=dataset.val if cfg.validate_each_epoch else None,
-        callbacks=[guard.callback], verbose=0,
-    )
-    record = {key: [float(v) for v in values] for key, values in history.history.items()}
+    guard, record = _DivergenceGuard(), {}
+    _fit_segment(model, dataset, cfg, 0, epochs, guard, record)
     completed = len(record.get("loss", []))
-    val_loss = val_accuracy = None
-    if guard.reason is None:
-        val_loss, val_accuracy = (float(v) for v in model.evaluate(dataset.val, verbose=0))
-        if not math.isfinite(val_loss):
-            guard.reason = f"validation loss is {val_loss} after training"
+    val_loss, val_accuracy = _final_validation(model, dataset, guard)
     return TrainResult(
         history=record, val_accuracy=val_accuracy, val_loss=val_loss,
         seconds=time.perf_counter() - start, epochs_completed=completed,
@@ -389,6 +379,7 @@ def _fit_segment(model: Any, dataset: Dataset, cfg: TrainConfig, first_epoch: in
     """Epochs ``first_epoch`` to ``end_epoch`` (Keras' ``initial_epoch``), history appended."""
     fitted = model.fit(dataset.train.repeat() if cfg.steps_per_epoch else dataset.train,
                        initial_epoch=first_epoch, epochs=end_epoch, steps_per_epoch=cfg.steps_per_epoch,
+                       validation_data=dataset.val if cfg.validate_each_epoch else None,
                        callbacks=[guard.callback], verbose=0)
     for key, values in fitted.history.items():
         history.setdefault(key, []).extend(float(v) for v in values)
