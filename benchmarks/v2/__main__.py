@@ -1,10 +1,14 @@
-"""``python -m benchmarks.v2 stage1 --config benchmarks/v2/cpu.yaml``: stage 1 of benchmark v2.
+"""``python -m benchmarks.v2 stage1|stage2|score --config benchmarks/v2/cpu.yaml``: benchmark v2.
 
-Runs every (strategy, seed) search pinned to its core for the configured wall clock, then the
-re-scoring, the MobileNetV2 proxy references, the latency rounds, the finalists and the hypervolumes;
-writes ``benchmarks/results/v2_stage1_<name>.json`` and the chart ``..._hypervolume.png``. Re-running
-resumes: finished runs, trainings and latency rounds are not redone. ``unit`` and ``train`` are the
-pinned child processes the stage starts. Stages 2 and ``score`` are not written yet
+- ``stage1``: every (strategy, seed) search pinned to its core for the configured wall clock, then the
+  re-scoring, the MobileNetV2 proxy references, the latency rounds, the finalists and the hypervolumes;
+  writes ``benchmarks/results/v2_stage1_<name>.json`` and the chart ``..._hypervolume.png``.
+- ``stage2``: the finalists and baselines trained at the real budget (validation numbers only).
+- ``score``: the test split, once; latency rounds of every stage-2 model; the targets; writes
+  ``benchmarks/results/v2_score_<name>.json``.
+
+Re-running a stage resumes it: finished runs, trainings and latency rounds are not redone. ``unit``,
+``train`` and ``stage2-unit`` are the pinned child processes the stages start
 (docs/benchmark_v2_protocol.md).
 """
 
@@ -21,13 +25,14 @@ from benchmarks.v2.config import V2ConfigError, load_v2_config
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.v2", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("stage1", "unit", "train"))
+    parser.add_argument("command", choices=("stage1", "stage2", "score", "unit", "train", "stage2-unit"))
     parser.add_argument("--config", required=True, help="benchmark config YAML (benchmarks/v2/cpu.yaml, smoke.yaml)")
     parser.add_argument("--out-dir", default=None, help="state folder (default: the config's out_dir)")
     parser.add_argument("--results", default="benchmarks/results", help="where stage1 writes its JSON and chart")
     parser.add_argument("--strategy", help="unit: the run's strategy")
     parser.add_argument("--seed", type=int, help="unit: the run's seed")
-    parser.add_argument("--shard", help="train: index/width of the pending trainings this process runs")
+    parser.add_argument("--shard", help="train, stage2-unit: index/width of the pending trainings this process runs")
+    parser.add_argument("--stage1-results", help="stage2-unit: the stage-1 results JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -47,6 +52,8 @@ def _dispatch(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Conf
     if args.command == "train":
         jobs.run_shard(config, args.shard)
         return 0
+    if args.command in ("stage2", "score", "stage2-unit"):
+        return _stage2(args, config)
     from benchmarks.v2 import report
 
     stage1.run_stage1_units(config, Path(args.config))
@@ -58,6 +65,27 @@ def _dispatch(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Conf
                "mean_primary_hypervolume": results["hypervolume"]["mean_primary"],
                "target_3": results["hypervolume"]["target_3"], "results": str(out)}
     print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _stage2(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Config
+    from benchmarks.v2 import stage2
+    from benchmarks.v2.stage1 import write_json
+
+    results = Path(args.stage1_results or Path(args.results) / f"v2_stage1_{config.name}.json")
+    if args.command == "stage2-unit":
+        stage2.run_stage2_shard(config, args.shard, results)
+        return 0
+    if args.command == "stage2":
+        stage2.run_stage2(config, Path(args.config), results)
+        print(json.dumps({"stage2": "done", "units": str(config.folder / "stage2" / "units")}))
+        return 0
+    from benchmarks.v2.score import score
+
+    scored = score(config, results)
+    out = Path(args.results) / f"v2_score_{config.name}.json"
+    write_json(out, scored)
+    print(json.dumps({"target_1": scored["target_1"], "target_2": scored["target_2"], "results": str(out)}, indent=1))
     return 0
 
 

@@ -15,6 +15,9 @@ from search_spaces.architecture import Architecture
 from search_spaces.baselines import get_baseline
 
 SMALL_INPUT_SUFFIX = "_stem_s1"
+#: The plain small CNN of the protocol (section 4): not a point of the search space, so it has a name only.
+SMALL_CNN = "small_cnn"
+SMALL_CNN_CHANNELS = (32, 64, 128)
 
 
 def small_input_variant(arch: Architecture) -> Architecture:
@@ -29,4 +32,22 @@ def get_v2_baseline(name: str) -> Architecture:
     return get_baseline(name)
 
 
-__all__ = ["SMALL_INPUT_SUFFIX", "get_v2_baseline", "small_input_variant"]
+def build_small_cnn(resolution: int, channels: int, num_classes: int, *, bn_momentum: float = 0.9):  # noqa: ANN201
+    """Three 3x3 conv-BN-ReLU blocks of 32, 64 and 128 channels, each followed by 2x2 max-pooling, global
+    average pooling and a softmax classifier: the plain CNN every Fashion-MNIST tutorial starts from
+    (a VGG-style stack, Simonyan & Zisserman 2015, at toy width). A ``tf_keras`` model, input in [-1, 1]."""
+    from search_spaces.keras_backend import keras
+
+    inputs = keras.Input((resolution, resolution, channels), name="image")
+    x = inputs
+    for index, width in enumerate(SMALL_CNN_CHANNELS):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
+        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn{index}")(x)
+        x = keras.layers.ReLU(name=f"relu{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=SMALL_CNN)
+
+
+__all__ = ["SMALL_CNN", "SMALL_INPUT_SUFFIX", "build_small_cnn", "get_v2_baseline", "small_input_variant"]

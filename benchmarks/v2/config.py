@@ -36,6 +36,18 @@ class HypervolumeReference:
 
 
 @dataclasses.dataclass(frozen=True)
+class Stage2Settings:
+    """The real budget (protocol section 4): every model trained ``epochs`` on ``fraction`` of the training
+    split (after the validation images are set apart), the MobileNetV2 family, its stride-1-stem variants
+    and the plain CNN beside the finalists."""
+
+    epochs: int
+    batch_size: int
+    fraction: float
+    baselines: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class V2Config:
     """One benchmark-v2 configuration. ``search`` is a ``nas search`` config shared by every stage-1 run."""
 
@@ -52,6 +64,7 @@ class V2Config:
     hv_reference: HypervolumeReference
     curve_minutes: tuple[float, ...]
     latency_rounds: int
+    stage2: Stage2Settings | None = None
     max_finalists: int = 6
 
     @property
@@ -111,6 +124,18 @@ def _stage1(raw: dict[str, Any]) -> dict[str, Any]:
             "latency_rounds": int(stage1.get("latency_rounds", 11))}
 
 
+def _stage2(raw: dict[str, Any]) -> Stage2Settings | None:
+    if raw.get("stage2") is None:
+        return None
+    stage2 = _require(raw, "stage2", dict)
+    settings = Stage2Settings(epochs=_require(stage2, "epochs", int), batch_size=_require(stage2, "batch_size", int),
+                              fraction=float(_require(stage2, "fraction", (int, float))),
+                              baselines=tuple(_require(stage2, "baselines", list)))
+    if settings.epochs < 1 or settings.batch_size < 1 or not 0 < settings.fraction <= 1:
+        raise V2ConfigError(f"stage2: epochs and batch_size >= 1, fraction in (0, 1]; got {settings}")
+    return settings
+
+
 def load_v2_config(path: str | Path, *, out_dir: str | Path | None = None) -> V2Config:
     """Read and check a benchmark-v2 YAML file."""
     path = Path(path)
@@ -131,7 +156,8 @@ def load_v2_config(path: str | Path, *, out_dir: str | Path | None = None) -> V2
         raise V2ConfigError(f"stage1.latency_rounds: at least 2, got {stage1['latency_rounds']}")
     return V2Config(name=str(_require(raw, "name", str)),
                     out_dir=Path(out_dir or raw.get("out_dir", "runs/benchmarks/v2")),
-                    seeds=seeds, cores=cores, **stage1)
+                    seeds=seeds, cores=cores, stage2=_stage2(raw), **stage1)
 
 
-__all__ = ["STRATEGIES", "HypervolumeReference", "V2Config", "V2ConfigError", "load_v2_config", "study_name"]
+__all__ = ["STRATEGIES", "HypervolumeReference", "Stage2Settings", "V2Config", "V2ConfigError", "load_v2_config",
+           "study_name"]

@@ -98,24 +98,25 @@ def run_shard(config: V2Config, shard: str) -> None:
 
 
 # ---- latency rounds (section 5) ----------------------------------------------------------------
-def latency_rounds(config: V2Config, models: dict[str, str], core: int) -> list[dict[str, Any]]:
-    """``config.latency_rounds`` rounds over ``models`` (label -> architecture), round r starting at model
-    r mod n, on one pinned core; each round's p50s and load in ``stage1/rounds/round-NN.json``."""
+def latency_rounds(config: V2Config, models: dict[str, str], core: int, *, stage: str = "stage1",
+                   tflite: dict[str, bytes] | None = None) -> list[dict[str, Any]]:
+    """``config.latency_rounds`` rounds over ``models`` (label -> architecture or another identity), round r
+    starting at model r mod n, on one pinned core; each round's p50s and load in
+    ``<stage>/rounds/round-NN.json``. ``tflite`` gives the models' bytes; by default the untrained int8
+    model of each architecture (latency depends on the graph, not on the weights)."""
     from nas.config import load_config
     from nas.trial.evaluation import make_profiler
-    from nas.trial.predictor.kernel_models import arch_tflite
-    from search_spaces.architecture import Architecture
 
-    folder = config.folder / "stage1" / "rounds"
+    folder = config.folder / stage / "rounds"
     listed = read_json(folder / "models.json")
     if listed is not None and listed != models:
         raise RuntimeError(f"{folder / 'models.json'} lists other models than this run; the rounds already taken "
                            "belong to that list (move the folder away to measure again)")
     write_json(folder / "models.json", models)
     os.sched_setaffinity(0, {core})
-    profiler_settings = load_config(_search_yaml(config, config.seeds[0])).profiler
-    profiler = make_profiler(profiler_settings)
-    tflite = {label: arch_tflite(Architecture.from_string(arch)) for label, arch in models.items()}
+    settings = load_config(_search_yaml(config, config.seeds[0])).profiler
+    profiler = make_profiler(settings)
+    tflite = tflite if tflite is not None else _untrained_tflite(models)
     labels = list(models)
     rounds = []
     for number in range(config.latency_rounds):
@@ -123,11 +124,18 @@ def latency_rounds(config: V2Config, models: dict[str, str], core: int) -> list[
         if not path.is_file():
             order = labels[number % len(labels):] + labels[:number % len(labels)]
             load = os.getloadavg()[0]
-            p50 = {label: profiler.measure(tflite[label], **profiler_settings.measure_kwargs())["latency_ms"]["p50"]
+            p50 = {label: profiler.measure(tflite[label], **settings.measure_kwargs())["latency_ms"]["p50"]
                    for label in order}
             write_json(path, {"round": number, "order": order, "loadavg_before": round(load, 2), "p50_ms": p50})
         rounds.append(read_json(path))
     return rounds
+
+
+def _untrained_tflite(models: dict[str, str]) -> dict[str, bytes]:
+    from nas.trial.predictor.kernel_models import arch_tflite
+    from search_spaces.architecture import Architecture
+
+    return {label: arch_tflite(Architecture.from_string(arch)) for label, arch in models.items()}
 
 
 __all__ = ["TrainJob", "latency_rounds", "run_shard", "run_train_job", "run_train_jobs", "train_path"]

@@ -1,0 +1,97 @@
+"""The last step of benchmark v2: the test split, read once; latency rounds of every stage-2 model; the
+intervals and targets 1 and 2 (docs/benchmark_v2_protocol.md, sections 4 to 6)."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchmarks.v2 import stage2
+from benchmarks.v2.config import V2Config
+from benchmarks.v2.jobs import latency_rounds
+from benchmarks.v2.stage1 import read_json
+from benchmarks.v2.stats import mean_interval, paired_latency_ratio, welch_difference
+
+logger = logging.getLogger(__name__)
+BIG, SMALL = "mobilenet_v2_1.0", "mobilenet_v2_0.35"
+
+
+def _units(config: V2Config, stage1: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    models = stage2.stage2_models(config, stage1)
+    order = stage2.unit_order(config, models)
+    missing = [f"{m.label} seed {s}" for m, s in order if not stage2.unit_path(config, m, s).is_file()]
+    if missing:
+        raise RuntimeError(f"stage 2 is not finished ({len(missing)} units left, e.g. {missing[0]}); "
+                           "the test split is read only after every stage-2 training")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for model, seed in order:
+        out.setdefault(model.label, []).append(read_json(stage2.unit_path(config, model, seed)))
+    return out
+
+
+def _test_accuracies(config: V2Config, units: dict[str, list[dict[str, Any]]], sample_arch: str) -> None:
+    from evaluators.datasets import load_dataset
+    from evaluators.metrics import evaluate_tflite
+    from search_spaces.architecture import Architecture
+
+    sample = Architecture.from_string(sample_arch)
+    dataset_cfg, training = stage2._dataset(config, config.seeds[0])
+    data = load_dataset(dataset_cfg, resolution=sample.resolution, channels=sample.channels,
+                        batch_size=training.batch_size)
+    if data.test is None:
+        raise RuntimeError(f"dataset {dataset_cfg.name} has no test split")
+    for records in units.values():
+        for record in records:
+            record["test_accuracy_int8"] = evaluate_tflite(Path(record["tflite"]).read_bytes(), data.test,
+                                                           data.class_names).accuracy
+
+
+def _target(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]], label: str, base: str) -> dict:
+    accuracy = welch_difference([r["test_accuracy_int8"] for r in units[label]],
+                                [r["test_accuracy_int8"] for r in units[base]])
+    ratio = paired_latency_ratio([r["p50_ms"][label] for r in rounds], [r["p50_ms"][base] for r in rounds])
+    return {"accuracy_difference": accuracy.__dict__, "latency_ratio": ratio.__dict__}
+
+
+def compare(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]], finalists: list[str]) -> dict:
+    """Every finalist against MobileNetV2 1.0 and 0.35 (and their stride-1-stem variants), and targets 1, 2."""
+    out: dict[str, Any] = {"models": {}, "comparisons": {}, "target_1": [], "target_2": []}
+    for label, records in units.items():
+        accuracies = [r["test_accuracy_int8"] for r in records]
+        out["models"][label] = {"test_accuracy_int8": mean_interval(accuracies).__dict__ if len(accuracies) > 1
+                                else {"estimate": accuracies[0]},
+                                "latency_ms": statistics.median(r["p50_ms"][label] for r in rounds),
+                                "size_bytes": records[0]["size_bytes"], "seeds": [r["seed"] for r in records]}
+    bases = [b for b in (BIG, SMALL, f"{BIG}_stem_s1", f"{SMALL}_stem_s1") if b in units]
+    for label in finalists:
+        for base in bases:
+            comparison = _target(units, rounds, label, base)
+            out["comparisons"][f"{label} vs {base}"] = comparison
+            accuracy, ratio = comparison["accuracy_difference"], comparison["latency_ratio"]
+            if base == BIG and accuracy["low"] > 0 and 1 / ratio["high"] >= 2.5:
+                out["target_1"].append(label)
+            if base == SMALL and ratio["high"] <= 1 and accuracy["estimate"] >= 0.02 and accuracy["low"] > 0:
+                out["target_2"].append(label)
+    return out
+
+
+def score(config: V2Config, results_path: Path) -> dict[str, Any]:
+    """Test accuracies (once), latency rounds over every stage-2 model, and the targets."""
+    stage1 = read_json(results_path)
+    if stage1 is None:
+        raise RuntimeError(f"{results_path}: no stage-1 results")
+    units = _units(config, stage1)
+    marker = stage2.mark_test_scored(config)
+    sample = next(iter(stage1["baselines"].values()))["architecture"]
+    _test_accuracies(config, units, sample)
+    tflite = {label: Path(records[0]["tflite"]).read_bytes() for label, records in units.items()}
+    rounds = latency_rounds(config, {label: records[0]["tflite"] for label, records in units.items()},
+                            config.cores[0], stage="stage2", tflite=tflite)
+    finalists = [m["study"] + "#" + str(m["trial"]) for m in stage1["finalists"]]
+    return {"config": config.name, "test_scored": read_json(marker), "units": units, "latency_rounds": rounds,
+            **compare(units, rounds, finalists)}
+
+
+__all__ = ["compare", "score"]

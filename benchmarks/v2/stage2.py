@@ -1,0 +1,163 @@
+"""Stage 2 of benchmark v2: finalists and baselines trained at the real budget, then the test split
+scored once (docs/benchmark_v2_protocol.md, sections 4 to 6).
+
+Each (model, seed) is one unit of work run in a process pinned to a core; it writes its int8
+``.tflite`` and one JSON (validation numbers only) atomically, so the stage resumes over many
+sessions. ``score`` refuses to run before every unit is done, writes ``test_scored`` with the time
+before it reads the test split, and refuses to run a second time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.v2.baselines import SMALL_CNN, build_small_cnn, get_v2_baseline
+from benchmarks.v2.config import V2Config
+from benchmarks.v2.jobs import _search_yaml
+from benchmarks.v2.stage1 import read_json, write_json
+
+logger = logging.getLogger(__name__)
+PRIORITY_REASONS = ("target 1", "target 2")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A stage-2 model: ``label``, and its architecture string (None for the plain CNN)."""
+
+    label: str
+    architecture: str | None
+    reason: str
+
+
+def stage2_models(config: V2Config, stage1: dict[str, Any]) -> list[Model]:
+    """The finalists of stage 1 and the configured baselines, at the searched models' input."""
+    from search_spaces.architecture import Architecture
+
+    if config.stage2 is None:
+        raise RuntimeError("the config has no stage2 section")
+    sample = Architecture.from_string(next(iter(stage1["baselines"].values()))["architecture"])
+    models = [Model(f"{m['study']}#{m['trial']}", m["architecture"], m["reason"]) for m in stage1["finalists"]]
+    for name in config.stage2.baselines:
+        arch = None if name == SMALL_CNN else get_v2_baseline(name).with_input(
+            resolution=sample.resolution, channels=sample.channels, num_classes=sample.num_classes).to_string()
+        models.append(Model(name, arch, "baseline"))
+    return models
+
+
+def unit_order(config: V2Config, models: list[Model]) -> list[tuple[Model, int]]:
+    """Section 4's priority: seed 0 of MobileNetV2 0.35 and 1.0 and the target finalists, then their other
+    seeds, then every other (model, seed)."""
+    first = [m for m in models if m.label in ("mobilenet_v2_0.35", "mobilenet_v2_1.0") or m.reason in PRIORITY_REASONS]
+    rest = [m for m in models if m not in first]
+    seeds = list(config.seeds)
+    return [(m, seeds[0]) for m in first] + [(m, s) for s in seeds[1:] for m in first] + \
+        [(m, s) for s in seeds for m in rest]
+
+
+def unit_path(config: V2Config, model: Model, seed: int) -> Path:
+    return config.folder / "stage2" / "units" / f"{model.label.replace('#', '-').replace('+', '-')}-seed{seed}.json"
+
+
+def _dataset(config: V2Config, seed: int) -> tuple[Any, Any]:
+    from nas.config import load_config
+
+    search = load_config(_search_yaml(config, seed))
+    dataset = dataclasses.replace(search.dataset, fraction=config.stage2.fraction)
+    training = dataclasses.replace(search.training, epochs=config.stage2.epochs, batch_size=config.stage2.batch_size,
+                                   seed=seed)
+    return dataset, training
+
+
+def _build(model: Model, sample: Any, bn_momentum: float | None) -> Any:
+    from search_spaces import build_model
+    from search_spaces.architecture import Architecture
+
+    momentum = 0.9 if bn_momentum is None else bn_momentum
+    if model.architecture is None:
+        return build_small_cnn(sample.resolution, sample.channels, sample.num_classes, bn_momentum=momentum)
+    return build_model(Architecture.from_string(model.architecture), bn_momentum=momentum)
+
+
+def run_unit(config: V2Config, model: Model, seed: int, sample_arch: str) -> dict[str, Any]:
+    """Train one (model, seed) at the real budget; int8 conversion; validation accuracy; nothing of the test split."""
+    done = read_json(unit_path(config, model, seed))
+    if done is not None:
+        return done
+    from evaluators.conversion import convert
+    from evaluators.datasets import load_dataset
+    from evaluators.metrics import evaluate_tflite
+    from evaluators.training import train_model
+    from search_spaces.architecture import Architecture
+    from search_spaces.keras_backend import keras
+
+    dataset_cfg, training = _dataset(config, seed)
+    sample = Architecture.from_string(sample_arch)
+    data = load_dataset(dataset_cfg, resolution=sample.resolution, channels=sample.channels,
+                        batch_size=training.batch_size)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    network = _build(model, sample, training.bn_momentum)
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
+    trained = train_model(network, data, training)
+    train_s = time.perf_counter() - start
+    converted = convert(network, "int8", calibration=data, calibration_samples=100, seed=seed)
+    tflite = converted.write(unit_path(config, model, seed).with_suffix(".tflite"))
+    metrics = evaluate_tflite(converted.tflite_bytes, data.val, data.class_names)
+    record = {"label": model.label, "architecture": model.architecture, "reason": model.reason, "seed": seed,
+              "epochs": training.epochs, "train_images": data.info.get("counts", {}).get("train"),
+              "train_s": round(train_s, 1), "diverged": trained.diverged, "tflite": str(tflite),
+              "size_bytes": converted.size_bytes, "val_accuracy_int8": metrics.accuracy,
+              "val_accuracy_keras": trained.val_accuracy,
+              "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+    write_json(unit_path(config, model, seed), record)
+    logger.info("stage 2 %s seed %d: %.0f s, int8 validation accuracy %.4f", model.label, seed, train_s,
+                metrics.accuracy)
+    return record
+
+
+def run_stage2(config: V2Config, config_path: Path, results_path: Path) -> None:
+    """Every unit not done yet, ``len(cores)`` pinned processes at a time, in priority order."""
+    stage1 = read_json(results_path)
+    if stage1 is None:
+        raise RuntimeError(f"{results_path}: no stage-1 results; run stage1 first")
+    order = [(m, s) for m, s in unit_order(config, stage2_models(config, stage1))
+             if not unit_path(config, m, s).is_file()]
+    write_json(config.folder / "stage2" / "pending.json",
+               [{"model": dataclasses.asdict(m), "seed": s} for m, s in order])
+    procs = [subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-m", "benchmarks.v2", "stage2-unit",
+                               "--config", str(config_path), "--out-dir", str(config.out_dir),
+                               "--stage1-results", str(results_path), "--shard", f"{i}/{len(config.cores)}"])
+             for i, core in enumerate(config.cores)]
+    if any(p.wait() != 0 for p in procs):
+        raise RuntimeError("a stage-2 training failed (log above); re-run the command to resume")
+
+
+def run_stage2_shard(config: V2Config, shard: str, results_path: Path) -> None:
+    index, width = (int(part) for part in shard.split("/"))
+    pending = read_json(config.folder / "stage2" / "pending.json") or []
+    sample = next(iter(read_json(results_path)["baselines"].values()))["architecture"]
+    for item in pending[index::width]:
+        run_unit(config, Model(**item["model"]), item["seed"], sample)
+
+
+def mark_test_scored(config: V2Config) -> Path:
+    """Refuse a second scoring; record the moment the test split is read, before it is read."""
+    marker = config.folder / "stage2" / "test_scored.json"
+    previous = read_json(marker)
+    if previous is not None:
+        raise RuntimeError(f"the test split was scored already at {previous['time']}; it is scored once "
+                           "(protocol section 1): the results are in benchmarks/results, not recomputed")
+    write_json(marker, {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    return marker
+
+
+__all__ = ["Model", "mark_test_scored", "run_stage2", "run_stage2_shard", "run_unit", "stage2_models", "unit_order",
+           "unit_path"]

@@ -1,0 +1,62 @@
+"""Benchmark v2 stage 2 and score: priority order, the once-only test split, targets from intervals."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.v2 import stage2
+from benchmarks.v2.config import load_v2_config
+from benchmarks.v2.score import compare
+from search_spaces.architecture import Architecture
+from search_spaces.baselines import get_baseline
+
+INPUT = {"resolution": 32, "channels": 1, "num_classes": 10}
+
+
+def _stage1_results():
+    arch = get_baseline("mobilenet_v2_0.35").with_input(**INPUT).to_string()
+    return {"baselines": {"mobilenet_v2_0.35": {"architecture": arch}},
+            "finalists": [{"study": "nsga2-seed0", "trial": 7, "architecture": arch, "reason": "knee"},
+                          {"study": "random-seed1", "trial": 3, "architecture": arch, "reason": "target 1"}]}
+
+
+def test_models_and_priority_order(tmp_path):
+    config = load_v2_config("benchmarks/v2/cpu.yaml", out_dir=tmp_path)
+    models = stage2.stage2_models(config, _stage1_results())
+    labels = [m.label for m in models]
+    assert labels[:2] == ["nsga2-seed0#7", "random-seed1#3"] and "small_cnn" in labels
+    small_cnn = next(m for m in models if m.label == "small_cnn")
+    assert small_cnn.architecture is None
+    stem = next(m for m in models if m.label == "mobilenet_v2_1.0_stem_s1")
+    assert Architecture.from_string(stem.architecture).stem.stride == 1
+    order = [(m.label, s) for m, s in stage2.unit_order(config, models)]
+    first = {"random-seed1#3", "mobilenet_v2_0.35", "mobilenet_v2_1.0"}  # target finalists and the two references
+    assert {label for label, _ in order[:3]} == first and all(s == 0 for _, s in order[:3])
+    assert {label for label, _ in order[3:9]} == first and {s for _, s in order[3:9]} == {1, 2}
+    assert len(order) == len(set(order)) == len(models) * 3
+
+
+def test_the_test_split_is_scored_once(tmp_path):
+    config = load_v2_config("benchmarks/v2/cpu.yaml", out_dir=tmp_path)
+    marker = stage2.mark_test_scored(config)
+    assert marker.is_file()
+    with pytest.raises(RuntimeError, match="scored already at"):
+        stage2.mark_test_scored(config)
+
+
+def _units(accuracies):
+    return {label: [{"seed": s, "test_accuracy_int8": a, "size_bytes": 1} for s, a in enumerate(values)]
+            for label, values in accuracies.items()}
+
+
+def test_targets_are_decided_on_the_intervals():
+    units = _units({"fast": [0.905, 0.91, 0.915], "noisy": [0.85, 0.97, 0.90], "mobilenet_v2_1.0": [0.89, 0.895, 0.90],
+                    "mobilenet_v2_0.35": [0.86, 0.865, 0.87]})
+    rounds = [{"p50_ms": {"fast": 0.05 + 0.001 * r, "noisy": 0.05, "mobilenet_v2_1.0": 0.15 + 0.001 * r,
+                          "mobilenet_v2_0.35": 0.06}} for r in range(11)]
+    result = compare(units, rounds, ["fast", "noisy"])
+    # fast: +1.5 pp over MobileNetV2 1.0 with a tight interval, ~3x faster; +4.5 pp over 0.35 and faster.
+    assert result["target_1"] == ["fast"] and result["target_2"] == ["fast"]
+    noisy = result["comparisons"]["noisy vs mobilenet_v2_1.0"]["accuracy_difference"]
+    assert noisy["low"] < 0 < noisy["estimate"]  # higher on average, but the interval includes 0: no claim
+    assert result["models"]["fast"]["latency_ms"] == pytest.approx(0.055)
