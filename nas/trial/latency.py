@@ -37,6 +37,9 @@ MIN_REFIT_MEASUREMENTS = 3
 REFIT_DIR = "latency_verify"
 REFIT_FILE = "predictor_refit.json"
 VERIFIED_FILE = "verified.jsonl"
+#: Every prediction (architecture, latency, size), so a resumed search judges "may enter the front"
+#: against the candidates seen before it stopped, not against an empty list.
+PREDICTED_FILE = "predicted.jsonl"
 #: Key of a trial's ``profiler`` record: True when a ``predicted+verify`` trial's latency was measured.
 VERIFIED_KEY = "verified"
 _DEVICE = "device"  # key of the profiler result the device key is read from
@@ -131,8 +134,10 @@ class VerifiedPrediction(PredictedLatency):
     (:func:`~nas.trial.predictor.model.refit_on_models`: per-kernel-kind multipliers and the per-model
     overhead), a warning is logged, and the refit is written beside the study
     (``<study>/latency_verify/predictor_refit.json``; the user's calibration file is never written).
-    Verified measurements are appended to ``verified.jsonl`` there, so a resumed search goes on with
-    the refitted predictor and the measurements gathered before it stopped.
+    Verified measurements are appended to ``verified.jsonl`` there and predictions to
+    ``predicted.jsonl``, so a resumed search goes on with the refitted predictor, the measurements
+    gathered before it stopped, and the same notion of what may enter the front. Both are kept one
+    entry per architecture (the latest): a retried trial replaces its measurement, it does not count twice.
     """
 
     name = "predicted+verify"
@@ -141,24 +146,45 @@ class VerifiedPrediction(PredictedLatency):
                  **kwargs: bool | int | None) -> None:
         super().__init__(settings, **kwargs)
         self.rng = random.Random(seed)
-        self.points: list[tuple[float, int]] = []
+        self.points: dict[str, tuple[float, int]] = {}  # arch string -> predicted (latency ms, size bytes)
         self.calibrated_path = str(Path(self.path).resolve())
         self.refit_dir = None if study_dir is None else Path(study_dir) / REFIT_DIR
-        self.verified: list[tuple[tuple[Kernel, ...], float]] = []  # kernels, measured p50 (ms)
+        # arch string -> (kernels, measured p50 ms); insertion order is measurement order (latest last)
+        self._verified: dict[str, tuple[tuple[Kernel, ...], float]] = {}
         if self.refit_dir is not None:
             self._resume()
 
+    @property
+    def verified(self) -> list[tuple[tuple[Kernel, ...], float]]:
+        """The verified measurements, one per architecture (the latest), oldest first."""
+        return list(self._verified.values())
+
+    def _log_entries(self, name: str) -> list[dict]:
+        log = self.refit_dir / name
+        if not log.is_file():
+            return []
+        entries = []
+        for line in log.read_text().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                logger.warning("ignoring an incomplete line of %s", log)
+        return entries
+
     def _resume(self) -> None:
-        """Go on with the verified measurements and the refit a previous run of the study left."""
-        log = self.refit_dir / VERIFIED_FILE
-        if log.is_file():
-            for line in log.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                    self.verified.append((tuple(kernels_of(_architecture_of(entry["arch"]))),
-                                          float(entry["measured_p50_ms"])))
-                except (ValueError, KeyError, TypeError):
-                    logger.warning("ignoring an incomplete line of %s", log)
+        """Go on with the predictions, verified measurements and refit a previous run of the study left."""
+        for entry in self._log_entries(PREDICTED_FILE):
+            try:
+                self.points[entry["arch"]] = (float(entry["latency_ms_p50"]), int(entry["size_bytes"]))
+            except (KeyError, TypeError, ValueError):
+                logger.warning("ignoring an incomplete line of %s", self.refit_dir / PREDICTED_FILE)
+        for entry in self._log_entries(VERIFIED_FILE):
+            try:
+                kernels = tuple(kernels_of(_architecture_of(entry["arch"])))
+                self._verified.pop(entry["arch"], None)
+                self._verified[entry["arch"]] = (kernels, float(entry["measured_p50_ms"]))
+            except (ValueError, KeyError, TypeError):
+                logger.warning("ignoring an incomplete line of %s", self.refit_dir / VERIFIED_FILE)
         refit = self.refit_dir / REFIT_FILE
         if not refit.is_file():
             return
@@ -171,16 +197,26 @@ class VerifiedPrediction(PredictedLatency):
                     previous.refit_measurements)
         self.predictor, self.path = previous, refit
 
-    def _may_enter_front(self, latency_ms: float, size_bytes: int) -> bool:
-        return not any(lat <= latency_ms and size <= size_bytes for lat, size in self.points)
+    def _may_enter_front(self, arch_text: str, latency_ms: float, size_bytes: int) -> bool:
+        """Not dominated-or-equalled in (latency, size) by another architecture predicted so far."""
+        return not any(lat <= latency_ms and size <= size_bytes
+                       for other, (lat, size) in self.points.items() if other != arch_text)
+
+    def _append(self, name: str, entry: dict) -> None:
+        if self.refit_dir is not None:
+            self.refit_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.refit_dir / name, "a") as handle:
+                handle.write(json.dumps(entry) + "\n")
 
     def measure_cost(self, evaluator: CandidateEvaluator, arch: ArchitectureLike, trial_dir: Path) -> CostMeasurement:
         predicted = self.predict_cost(arch)
         if predicted.failure_reason is not None:
             return predicted
-        latency, size = predicted.latency_ms_p50, predicted.size_bytes
-        verify = self._may_enter_front(latency, size) or self.rng.random() < self.settings.verify_fraction
-        self.points.append((latency, size))
+        latency, size, text = predicted.latency_ms_p50, predicted.size_bytes, arch.to_string()
+        verify = self._may_enter_front(text, latency, size) or self.rng.random() < self.settings.verify_fraction
+        if text not in self.points:
+            self.points[text] = (latency, size)
+            self._append(PREDICTED_FILE, {"arch": text, "latency_ms_p50": latency, "size_bytes": size})
         if not verify:
             predicted.profiler[VERIFIED_KEY] = False
             return predicted
@@ -198,11 +234,11 @@ class VerifiedPrediction(PredictedLatency):
         return measured
 
     def _remember(self, arch: ArchitectureLike, latency_ms_p50: float) -> None:
-        self.verified.append((tuple(kernels_of(_architecture(arch))), float(latency_ms_p50)))
-        if self.refit_dir is not None:
-            self.refit_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.refit_dir / VERIFIED_FILE, "a") as handle:
-                handle.write(json.dumps({"arch": arch.to_string(), "measured_p50_ms": latency_ms_p50}) + "\n")
+        """Keep the measurement, replacing an earlier one of the same architecture (a retried trial)."""
+        text = arch.to_string()
+        self._verified.pop(text, None)
+        self._verified[text] = (tuple(kernels_of(_architecture(arch))), float(latency_ms_p50))
+        self._append(VERIFIED_FILE, {"arch": text, "measured_p50_ms": latency_ms_p50})
 
     def drift(self) -> float:
         """Median |measured / predicted - 1| of the last :data:`DRIFT_WINDOW` verified measurements."""

@@ -279,3 +279,41 @@ def test_a_refit_of_another_calibration_is_not_used_on_resume(tmp_path, caplog):
     assert resumed.predictor.refitted_from == "" and "was refitted from another predictor" in caplog.text
     with pytest.raises(PredictorError, match="no verified measurements"):
         refit_on_models(resumed.predictor, [])
+
+
+def _verifier(tmp_path, fraction: float) -> VerifiedPrediction:
+    config = load_config(overrides={"latency.source": "predicted+verify", "latency.verify_fraction": fraction,
+                                    "latency.drift_threshold": 10.0, "study.runs_dir": str(tmp_path / "runs"),
+                                    "latency.predictor": str(tmp_path / "cal" / PREDICTOR_FILE)})
+    return latency_source_for(config)
+
+
+def test_a_resumed_search_judges_the_front_against_the_predictions_before_it(tmp_path):
+    _calibrated(tmp_path)
+    device = DriftingDevice(after=10**6, factor=1.0)
+    archs = sorted((random_architecture(_space(), random.Random(seed)) for seed in range(12)),
+                   key=lambda a: arch_cost(a).macs)
+    smallest, largest = archs[0], archs[-1]
+    first = _verifier(tmp_path, 0.0)
+    first.measure_cost(device, smallest, tmp_path)  # the first candidate may always enter the front
+    assert device.cost_calls == [smallest.to_string()]
+    resumed = _verifier(tmp_path, 0.0)
+    assert smallest.to_string() in resumed.points
+    predicted = resumed.predict_cost(largest)
+    assert predicted.latency_ms_p50 >= resumed.points[smallest.to_string()][0]
+    assert predicted.size_bytes >= resumed.points[smallest.to_string()][1]
+    resumed.measure_cost(device, largest, tmp_path)  # dominated by the smallest: predicted only
+    assert device.cost_calls == [smallest.to_string()]
+
+
+def test_a_retried_trial_replaces_its_measurement_it_does_not_count_twice(tmp_path):
+    _calibrated(tmp_path)
+    device = DriftingDevice(after=1, factor=1.3)
+    arch, other = (random_architecture(_space(), random.Random(seed)) for seed in (1, 2))
+    source = _verifier(tmp_path, 1.0)
+    for candidate in (arch, other, arch):  # ``arch`` is retried after ``other``
+        assert source.measure_cost(device, candidate, tmp_path).profiler["verified"] is True
+    assert [latency for _, latency in source.verified] == [
+        device.truth_ms(other, drifted=True), device.truth_ms(arch, drifted=True)]
+    resumed = _verifier(tmp_path, 1.0)
+    assert resumed.verified == source.verified and set(resumed.points) == {arch.to_string(), other.to_string()}
