@@ -150,6 +150,8 @@ class ArmScore:
     complete: int
     pruned: int
     candidates_per_hour: float
+    #: Mean seconds of a trial (``timings_s.total``) and of its training, by how it ended: where the time goes.
+    mean_s: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     hypervolume: float | None = None
     front_trials: list[int] = dataclasses.field(default_factory=list)
 
@@ -176,8 +178,20 @@ def score_arm(out: Path, run: dict[str, Any]) -> tuple[ArmScore, list[Any]]:
     score = ArmScore(run["arm"], run["seed"], run["wall_s"], len(fresh),
                      sum(t.state == TrialState.COMPLETE for t in fresh),
                      sum(t.state == TrialState.PRUNED for t in fresh),
-                     len(fresh) / run["wall_s"] * 3600)
+                     len(fresh) / run["wall_s"] * 3600, _mean_seconds(fresh))
     return score, points
+
+
+def _mean_seconds(trials: list[Any]) -> dict[str, dict[str, float]]:
+    from nas.record.trial_record import TrialRecord
+
+    out = {}
+    for state in sorted({t.state.name for t in trials}):
+        timings = [TrialRecord.from_trial(t).timings_s for t in trials if t.state.name == state]
+        out[state.lower()] = {"trials": len(timings),
+                              "total": statistics.fmean(x.get("total", 0.0) for x in timings),
+                              "train": statistics.fmean(x.get("train", 0.0) for x in timings)}
+    return out
 
 
 def _hypervolume(points: list[Any], reference: list[float]) -> tuple[float, list[int]]:
