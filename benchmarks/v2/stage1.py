@@ -112,6 +112,14 @@ def _nas(args: list[str], log: Path, env_extra: dict[str, str] | None = None) ->
         return subprocess.run([NAS, *args], stdout=handle, stderr=subprocess.STDOUT, env=env, check=False).returncode
 
 
+def _check_exit(name: str, step: str, code: int, log: Path) -> None:
+    """``nas search`` exits 1 when it stops at ``strategy.timeout_s`` (expected here); anything else failed."""
+    tail = log.read_text(errors="replace")[-4000:] if log.is_file() else ""
+    if code == 0 or step == "search" and code == 1 and "strategy.timeout_s" in tail and "incomplete" in tail:
+        return
+    raise RuntimeError(f"{name}: nas {step} exited {code}; nothing recorded as done, see {log}")
+
+
 def run_unit(config: V2Config, strategy: str, seed: int) -> dict[str, Any]:
     """Run (or finish) one (strategy, seed) run in this process; returns its unit record."""
     name = study_name(strategy, seed)
@@ -129,16 +137,19 @@ def run_unit(config: V2Config, strategy: str, seed: int) -> dict[str, Any]:
     clock.start()
     loads = [{"event": "start", "clock_s": clock.elapsed_s, "loadavg": _load_sample()}]
     try:
+        log = runs_dir / f"{name}.log"
         if strategy.endswith("supernet") and clock.elapsed_s < budget_s:
-            code = _nas(["supernet", "train", "--config", str(config_path), "--quiet"], runs_dir / f"{name}.log")
+            code = _nas(["supernet", "train", "--config", str(config_path), "--quiet"], log)
             loads.append({"event": "supernet_trained", "clock_s": clock.elapsed_s, "loadavg": _load_sample(),
                           "exit": code})
+            _check_exit(name, "supernet train", code, log)
         remaining = budget_s - clock.elapsed_s
         if remaining > 0:
             code = _nas(["search", "--config", str(config_path), "--quiet",
-                         "--set", f"strategy.timeout_s={remaining:.1f}"], runs_dir / f"{name}.log")
+                         "--set", f"strategy.timeout_s={remaining:.1f}"], log)
             loads.append({"event": "search_ended", "clock_s": clock.elapsed_s, "loadavg": _load_sample(),
                           "exit": code})
+            _check_exit(name, "search", code, log)
     finally:
         clock.stop()
     unit = {"strategy": strategy, "seed": seed, "study": name, "budget_s": budget_s,

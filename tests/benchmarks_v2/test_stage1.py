@@ -126,3 +126,17 @@ def test_finalists_fill_a_target_nobody_meets_with_the_fastest_accurate_enough()
     assert reasons[0][1] == "knee" and len(reasons) == len({t for t, _ in reasons})
     assert {t for t, r in reasons if r == "target 1"} | {reasons[0][0]} >= {1, 2}  # accurate enough, fastest
     assert analysis.finalists([], accuracy, latency, big="big", small="small") == []
+
+
+def test_a_run_that_failed_is_not_taken_for_one_that_ran_out_of_time(tmp_path):
+    from benchmarks.v2.stage1 import _check_exit
+
+    log = tmp_path / "run.log"
+    log.write_text("nas search: incomplete: only 6 of 100000 trials done (strategy.timeout_s 1320 s reached)\n")
+    _check_exit("nsga2-seed0", "search", 1, log)  # the clock ran out: expected
+    _check_exit("nsga2-seed0", "search", 0, log)
+    log.write_text("nas search: stopped: the profiler is unreachable\n")
+    with pytest.raises(RuntimeError, match="nsga2-seed0: nas search exited 1; nothing recorded as done"):
+        _check_exit("nsga2-seed0", "search", 1, log)
+    with pytest.raises(RuntimeError, match="nas supernet train exited 2"):
+        _check_exit("nsga2-seed0", "supernet train", 2, log)
