@@ -70,7 +70,6 @@ def _dispatch(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Conf
 
 def _stage2(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Config
     from benchmarks.v2 import stage2
-    from benchmarks.v2.stage1 import write_json
 
     results = Path(args.stage1_results or Path(args.results) / f"v2_stage1_{config.name}.json")
     if args.command == "stage2-unit":
@@ -80,11 +79,10 @@ def _stage2(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Config
         stage2.run_stage2(config, Path(args.config), results)
         print(json.dumps({"stage2": "done", "units": str(config.folder / "stage2" / "units")}))
         return 0
-    from benchmarks.v2.score import score
+    from benchmarks.v2.score import write_score
 
-    scored = score(config, results)
     out = Path(args.results) / f"v2_score_{config.name}.json"
-    write_json(out, scored)
+    scored = write_score(config, results, out)
     print(json.dumps({"target_1": scored["target_1"], "target_2": scored["target_2"], "results": str(out)}, indent=1))
     return 0
 

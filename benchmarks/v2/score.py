@@ -11,7 +11,7 @@ from typing import Any
 from benchmarks.v2 import stage2
 from benchmarks.v2.config import V2Config
 from benchmarks.v2.jobs import latency_rounds
-from benchmarks.v2.stage1 import read_json
+from benchmarks.v2.stage1 import read_json, write_json
 from benchmarks.v2.stats import mean_interval, paired_latency_ratio, welch_difference
 
 logger = logging.getLogger(__name__)
@@ -42,10 +42,15 @@ def _test_accuracies(config: V2Config, units: dict[str, list[dict[str, Any]]], s
                         batch_size=training.batch_size)
     if data.test is None:
         raise RuntimeError(f"dataset {dataset_cfg.name} has no test split")
-    for records in units.values():
+    cache_path = config.folder / "stage2" / "test_accuracies.json"
+    cache = read_json(cache_path) or {}
+    for label, records in units.items():
         for record in records:
-            record["test_accuracy_int8"] = evaluate_tflite(Path(record["tflite"]).read_bytes(), data.test,
-                                                           data.class_names).accuracy
+            key = f"{label}|{record['seed']}"
+            if key not in cache:  # each model's test accuracy is computed once, even across a re-run
+                cache[key] = evaluate_tflite(Path(record["tflite"]).read_bytes(), data.test, data.class_names).accuracy
+                write_json(cache_path, cache)
+            record["test_accuracy_int8"] = cache[key]
 
 
 def _target(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]], label: str, base: str) -> dict:
@@ -94,4 +99,12 @@ def score(config: V2Config, results_path: Path) -> dict[str, Any]:
             **compare(units, rounds, finalists)}
 
 
-__all__ = ["compare", "score"]
+def write_score(config: V2Config, results_path: Path, out: Path) -> dict[str, Any]:
+    """:func:`score`, written to ``out``; then the scoring is marked finished (a second one is refused)."""
+    scored = score(config, results_path)
+    write_json(out, scored)
+    stage2.mark_score_done(config)
+    return scored
+
+
+__all__ = ["compare", "score", "write_score"]

@@ -149,15 +149,29 @@ def run_stage2_shard(config: V2Config, shard: str, results_path: Path) -> None:
 
 
 def mark_test_scored(config: V2Config) -> Path:
-    """Refuse a second scoring; record the moment the test split is read, before it is read."""
-    marker = config.folder / "stage2" / "test_scored.json"
-    previous = read_json(marker)
-    if previous is not None:
-        raise RuntimeError(f"the test split was scored already at {previous['time']}; it is scored once "
+    """Record the moment the test split is first read, before it is read; refuse once scoring has finished.
+
+    A scoring that stopped half way (a crash in the latency rounds) may be re-run: it keeps every test
+    accuracy already computed (``test_accuracies.json``) and reads the test split only for the models
+    that have none, so no model is ever scored twice."""
+    folder = config.folder / "stage2"
+    finished = read_json(folder / "score_done.json")
+    if finished is not None:
+        raise RuntimeError(f"the test split was scored already (finished {finished['time']}); it is scored once "
                            "(protocol section 1): the results are in benchmarks/results, not recomputed")
-    write_json(marker, {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    marker = folder / "test_scored.json"
+    if read_json(marker) is None:
+        write_json(marker, {"time": _now()})
     return marker
 
 
-__all__ = ["Model", "mark_test_scored", "run_stage2", "run_stage2_shard", "run_unit", "stage2_models", "unit_order",
-           "unit_path"]
+def mark_score_done(config: V2Config) -> None:
+    write_json(config.folder / "stage2" / "score_done.json", {"time": _now()})
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+__all__ = ["Model", "mark_score_done", "mark_test_scored", "run_stage2", "run_stage2_shard", "run_unit",
+           "stage2_models", "unit_order", "unit_path"]
