@@ -37,13 +37,18 @@ SUPERNET_OVERRIDES = {
 }
 
 
+def _values(info: dict[str, Any], runs: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The dotted config keys of a study ``sn`` in ``runs`` scored by the supernet of ``info``."""
+    return {**SUPERNET_OVERRIDES, "search_space.source": str(info["space_yaml"]),
+            "evaluator.supernet.folder": str(info["folder"]), "study.runs_dir": str(runs), "study.name": "sn",
+            **{key.replace("__", "."): value for key, value in overrides.items()}}
+
+
 def supernet_config(info: dict[str, Any], runs: Path, **overrides: Any) -> Any:
     """A search config (study ``sn`` in ``runs``) scored by the session's tiny supernet."""
     from nas.config import load_config
 
-    values = {**SUPERNET_OVERRIDES, "search_space.source": str(info["space_yaml"]),
-              "evaluator.supernet.folder": str(info["folder"]), "study.runs_dir": str(runs), "study.name": "sn",
-              **{key.replace("__", "."): value for key, value in overrides.items()}}
+    values = _values(info, runs, overrides)
     return load_config(overrides=values)
 
 
@@ -64,7 +69,5 @@ def supernet_args(info: dict[str, Any], runs: Path, **overrides: Any) -> list[st
     """The ``--set key=value`` flags of :func:`supernet_config` (for ``nas search`` and ``nas supernet train``)."""
     import json
 
-    values = {**SUPERNET_OVERRIDES, "search_space.source": str(info["space_yaml"]),
-              "evaluator.supernet.folder": str(info["folder"]), "study.runs_dir": str(runs), "study.name": "sn",
-              **{key.replace("__", "."): value for key, value in overrides.items()}}
+    values = _values(info, runs, overrides)
     return [word for key, value in values.items() for word in ("--set", f"{key}={json.dumps(value)}")]
