@@ -17,6 +17,8 @@ from search_spaces.baselines import get_baseline
 SMALL_INPUT_SUFFIX = "_stem_s1"
 #: The plain small CNN of the protocol (section 4): not a point of the search space, so it has a name only.
 SMALL_CNN = "small_cnn"
+#: The two MobileNetV2 references the targets are stated against (protocol section 6).
+BIG, SMALL = "mobilenet_v2_1.0", "mobilenet_v2_0.35"
 SMALL_CNN_CHANNELS = (32, 64, 128)
 
 
@@ -30,6 +32,12 @@ def get_v2_baseline(name: str) -> Architecture:
     if name.endswith(SMALL_INPUT_SUFFIX):
         return small_input_variant(get_baseline(name[: -len(SMALL_INPUT_SUFFIX)]))
     return get_baseline(name)
+
+
+def v2_baseline_like(name: str, sample: Architecture) -> Architecture:
+    """:func:`get_v2_baseline` at the input of ``sample`` (resolution, channels, classes)."""
+    return get_v2_baseline(name).with_input(resolution=sample.resolution, channels=sample.channels,
+                                            num_classes=sample.num_classes)
 
 
 def build_small_cnn(resolution: int, channels: int, num_classes: int, *, bn_momentum: float = 0.9):  # noqa: ANN201
@@ -50,4 +58,5 @@ def build_small_cnn(resolution: int, channels: int, num_classes: int, *, bn_mome
     return keras.Model(inputs, outputs, name=SMALL_CNN)
 
 
-__all__ = ["SMALL_CNN", "SMALL_INPUT_SUFFIX", "build_small_cnn", "get_v2_baseline", "small_input_variant"]
+__all__ = ["BIG", "SMALL", "SMALL_CNN", "SMALL_INPUT_SUFFIX", "build_small_cnn", "get_v2_baseline",
+           "small_input_variant", "v2_baseline_like"]

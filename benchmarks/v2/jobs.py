@@ -43,7 +43,8 @@ def train_path(config: V2Config, job: TrainJob) -> Path:
     return config.folder / "stage1" / "train" / f"{job.key}.json"
 
 
-def _search_yaml(config: V2Config, seed: int) -> Path:
+def search_yaml(config: V2Config, seed: int) -> Path:
+    """The ``nas search`` config file the proxy trainings and the profiler settings are read from."""
     path = config.folder / "stage1" / "train" / f"search-seed{seed}.yaml"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def run_train_job(config: V2Config, job: TrainJob) -> dict[str, Any]:
     from nas.config import load_config
     from search_spaces.architecture import Architecture
 
-    search = load_config(_search_yaml(config, job.seed))
+    search = load_config(search_yaml(config, job.seed))
     evaluator = TrainingEvaluator(search.dataset, dataclasses.replace(search.training, seed=job.seed),
                                   measure_latency=False, save_keras_model=False)
     load_before = os.getloadavg()[0]
@@ -114,7 +115,7 @@ def latency_rounds(config: V2Config, models: dict[str, str], core: int, *, stage
                            "belong to that list (move the folder away to measure again)")
     write_json(folder / "models.json", models)
     os.sched_setaffinity(0, {core})
-    settings = load_config(_search_yaml(config, config.seeds[0])).profiler
+    settings = load_config(search_yaml(config, config.seeds[0])).profiler
     profiler = make_profiler(settings)
     tflite = tflite if tflite is not None else _untrained_tflite(models)
     labels = list(models)
@@ -138,4 +139,4 @@ def _untrained_tflite(models: dict[str, str]) -> dict[str, bytes]:
     return {label: arch_tflite(Architecture.from_string(arch)) for label, arch in models.items()}
 
 
-__all__ = ["TrainJob", "latency_rounds", "run_shard", "run_train_job", "run_train_jobs", "train_path"]
+__all__ = ["TrainJob", "latency_rounds", "search_yaml", "run_shard", "run_train_job", "run_train_jobs", "train_path"]

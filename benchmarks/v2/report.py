@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.v2 import analysis
-from benchmarks.v2.baselines import get_v2_baseline
+from benchmarks.v2.baselines import BIG, SMALL, v2_baseline_like
 from benchmarks.v2.config import V2Config
 from benchmarks.v2.jobs import TrainJob, latency_rounds, run_train_jobs, train_path
 from benchmarks.v2.stage1 import read_json
 from benchmarks.v2.stats import paired_latency_ratio
 
 logger = logging.getLogger(__name__)
-BIG, SMALL = "mobilenet_v2_1.0", "mobilenet_v2_0.35"
 
 
 def _rescored(config: V2Config, unit: dict[str, Any]) -> dict[str, float]:
@@ -37,9 +36,7 @@ def baseline_architectures(config: V2Config, units: list[dict[str, Any]]) -> dic
     from search_spaces.architecture import Architecture
 
     sample = Architecture.from_string(units[0]["trials"][0]["architecture"])
-    return {name: get_v2_baseline(name).with_input(resolution=sample.resolution, channels=sample.channels,
-                                                   num_classes=sample.num_classes).to_string()
-            for name in config.baselines}
+    return {name: v2_baseline_like(name, sample).to_string() for name in config.baselines}
 
 
 def rescore(config: V2Config, config_path: Path, units: list[dict[str, Any]], baselines: dict[str, str]) -> None:

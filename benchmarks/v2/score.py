@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.v2 import stage2
+from benchmarks.v2.baselines import BIG, SMALL
 from benchmarks.v2.config import V2Config
 from benchmarks.v2.jobs import latency_rounds
 from benchmarks.v2.stage1 import read_json, write_json
 from benchmarks.v2.stats import mean_interval, paired_latency_ratio, welch_difference
 
 logger = logging.getLogger(__name__)
-BIG, SMALL = "mobilenet_v2_1.0", "mobilenet_v2_0.35"
 
 
 def _units(config: V2Config, stage1: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.v2.baselines import SMALL_CNN, build_small_cnn, get_v2_baseline
+from benchmarks.v2.baselines import SMALL_CNN, build_small_cnn, v2_baseline_like
 from benchmarks.v2.config import V2Config
-from benchmarks.v2.jobs import _search_yaml
+from benchmarks.v2.jobs import search_yaml
 from benchmarks.v2.stage1 import read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,7 @@ def stage2_models(config: V2Config, stage1: dict[str, Any]) -> list[Model]:
     sample = Architecture.from_string(next(iter(stage1["baselines"].values()))["architecture"])
     models = [Model(f"{m['study']}#{m['trial']}", m["architecture"], m["reason"]) for m in stage1["finalists"]]
     for name in config.stage2.baselines:
-        arch = None if name == SMALL_CNN else get_v2_baseline(name).with_input(
-            resolution=sample.resolution, channels=sample.channels, num_classes=sample.num_classes).to_string()
+        arch = None if name == SMALL_CNN else v2_baseline_like(name, sample).to_string()
         models.append(Model(name, arch, "baseline"))
     return models
 
@@ -69,7 +68,7 @@ def unit_path(config: V2Config, model: Model, seed: int) -> Path:
 def _dataset(config: V2Config, seed: int) -> tuple[Any, Any]:
     from nas.config import load_config
 
-    search = load_config(_search_yaml(config, seed))
+    search = load_config(search_yaml(config, seed))
     dataset = dataclasses.replace(search.dataset, fraction=config.stage2.fraction)
     training = dataclasses.replace(search.training, epochs=config.stage2.epochs, batch_size=config.stage2.batch_size,
                                    seed=seed)
