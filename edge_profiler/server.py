@@ -128,6 +128,9 @@ def is_loopback(host: str) -> bool:
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen(2) backlog: socketserver's default of 5 overflows when a cluster's workers connect at
+    # once, and an overflowing backlog can answer with a reset instead of a queued connection.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One log line instead of socketserver's traceback on stderr (a client reset, a timeout)."""

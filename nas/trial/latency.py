@@ -175,7 +175,7 @@ class VerifiedPrediction(PredictedLatency):
         """Go on with the predictions, verified measurements and refit a previous run of the study left."""
         for entry in self._log_entries(PREDICTED_FILE):
             try:
-                self.points[entry["arch"]] = (float(entry["latency_ms_p50"]), int(entry["size_bytes"]))
+                self.points[entry["arch"]] = (float(entry["predicted_p50_ms"]), int(entry["predicted_int8_bytes"]))
             except (KeyError, TypeError, ValueError):
                 logger.warning("ignoring an incomplete line of %s", self.refit_dir / PREDICTED_FILE)
         for entry in self._log_entries(VERIFIED_FILE):
@@ -216,7 +216,7 @@ class VerifiedPrediction(PredictedLatency):
         verify = self._may_enter_front(text, latency, size) or self.rng.random() < self.settings.verify_fraction
         if text not in self.points:
             self.points[text] = (latency, size)
-            self._append(PREDICTED_FILE, {"arch": text, "latency_ms_p50": latency, "size_bytes": size})
+            self._append(PREDICTED_FILE, {"arch": text, "predicted_p50_ms": latency, "predicted_int8_bytes": size})
         if not verify:
             predicted.profiler[VERIFIED_KEY] = False
             return predicted

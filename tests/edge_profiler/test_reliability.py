@@ -320,7 +320,10 @@ def test_16_threads_against_a_one_slot_agent_all_succeed() -> None:
     assert not errors, errors
     assert sorted(results) == list(range(16))
     assert all(results[i]["latency_ms"]["count"] == 10 + i for i in results)
-    assert waits and all(kind == "busy" for _, kind, _, _ in waits)  # the wait was shown
+    kinds = [kind for _, kind, _, _ in waits]
+    assert "busy" in kinds, kinds  # the wait was shown
+    # a connection reset on a loaded machine is retried like any unreachable agent; nothing else
+    assert set(kinds) <= {"busy", "unreachable"}, kinds
     intervals = sorted(measurer.intervals)
     assert all(end <= start for (_, end), (start, _) in zip(intervals, intervals[1:]))
 
