@@ -15,9 +15,11 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-# Lint first (seconds), then the tests; -rs prints why a test was skipped.
+# Lint first (seconds), then the tests on two workers (pytest-xdist; tests/xdist_groups.py keeps the
+# tests of one expensive session fixture, and those that start Ray, on one worker each);
+# -rs prints why a test was skipped.
 test: lint
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check nas search_spaces evaluators edge_profiler tests benchmarks
