@@ -21,7 +21,7 @@ def test_demo_result_steps_on_the_tiny_search(tiny_search_study, tmp_path, capsy
                 "== demo: report ==", "== demo: result =="]
     positions = [printed.index(s) for s in sections]
     assert positions == sorted(positions)
-    # as `nas compare --widths 0.35,0.5,1.0`: the study's own reference reused, the others evaluated
+    # as `nas compare --widths 0.35,1.0`: the study's own reference reused, the others evaluated
     assert "mobilenet_v2_0.35: study trial 0" in printed and "mobilenet_v2_1.0: evaluated" in printed
     for width in DEMO_WIDTHS:
         assert (folder / "baselines" / f"mobilenet_v2_{width}_r16" / "result.json").is_file()
@@ -34,7 +34,7 @@ def test_demo_result_steps_on_the_tiny_search(tiny_search_study, tmp_path, capsy
     # as `nas report`, then the recap against MobileNetV2
     assert (folder / "report.html").is_file() and (folder / "pareto.png").is_file()
     recap = printed[positions[-1]:]
-    assert f"exported trial {knee.trial_number}: {export_dir}" in recap and "mobilenet_v2_0.5" in recap
+    assert f"exported trial {knee.trial_number}: {export_dir}" in recap and "mobilenet_v2_1.0" in recap
 
 
 def test_a_failed_demo_step_says_how_to_rerun_it(tmp_path, capsys) -> None:
@@ -46,7 +46,7 @@ def test_a_failed_demo_step_says_how_to_rerun_it(tmp_path, capsys) -> None:
     captured = capsys.readouterr()
     assert "nas compare: study 'constructed' has no stored search config" in captured.err
     assert (f"demo step failed (comparison with MobileNetV2); rerun it with: nas compare --study {name} "
-            f"--runs-dir {runs} --widths 0.35,0.5,1.0") in captured.out
+            f"--runs-dir {runs} --widths 0.35,1.0") in captured.out
 
 
 def test_the_recap_speaks_of_the_exported_model_and_names_the_dominating_ones(tmp_path) -> None:
