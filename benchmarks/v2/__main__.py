@@ -20,7 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks.v2.config import V2ConfigError, load_v2_config
+from benchmarks.v2.config import V2ConfigError, load_v2_config, study_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="benchmark config YAML (benchmarks/v2/cpu.yaml, smoke.yaml)")
     parser.add_argument("--out-dir", default=None, help="state folder (default: the config's out_dir)")
     parser.add_argument("--results", default="benchmarks/results", help="where stage1 writes its JSON and chart")
+    parser.add_argument("--batches", type=int, default=None,
+                        help="stage1: run at most this many batches of runs (one run per core), then stop; "
+                             "the results are written once every run has its record")
     parser.add_argument("--strategy", help="unit: the run's strategy")
     parser.add_argument("--seed", type=int, help="unit: the run's seed")
     parser.add_argument("--shard", help="train, stage2-unit: index/width of the pending trainings this process runs")
@@ -56,7 +59,12 @@ def _dispatch(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Conf
         return _stage2(args, config)
     from benchmarks.v2 import report
 
-    stage1.run_stage1_units(config, Path(args.config))
+    if args.batches is not None and args.batches < 1:
+        raise V2ConfigError(f"--batches: at least 1, got {args.batches}")
+    if not stage1.run_stage1_units(config, Path(args.config), args.batches):
+        left = [study_name(s, seed) for batch in stage1.pending_batches(config) for s, seed, _ in batch]
+        print(json.dumps({"stage1": "unfinished", "runs_left": left, "records": str(config.stage1_units)}))
+        return 0
     results = report.stage1_results(config, Path(args.config), stage1.load_units(config))
     out = Path(args.results) / f"v2_stage1_{config.name}.json"
     stage1.write_json(out, results)

@@ -66,6 +66,14 @@ class V2Config:
     latency_rounds: int
     stage2: Stage2Settings | None = None
     max_finalists: int = 6
+    units_dir: Path | None = None  # None: <folder>/stage1/units
+
+    @property
+    def stage1_units(self) -> Path:
+        """Where each finished stage-1 run's record goes. A folder in the repository (``units_dir``)
+        lets stage 1 span sessions whose ``runs/`` folder does not survive: a run with its record
+        there is done; a run cut off by the end of a session starts again from nothing."""
+        return self.units_dir if self.units_dir is not None else self.folder / "stage1" / "units"
 
     @property
     def folder(self) -> Path:
@@ -156,6 +164,7 @@ def load_v2_config(path: str | Path, *, out_dir: str | Path | None = None) -> V2
         raise V2ConfigError(f"stage1.latency_rounds: at least 2, got {stage1['latency_rounds']}")
     return V2Config(name=str(_require(raw, "name", str)),
                     out_dir=Path(out_dir or raw.get("out_dir", "runs/benchmarks/v2")),
+                    units_dir=Path(raw["units_dir"]) if raw.get("units_dir") else None,
                     seeds=seeds, cores=cores, stage2=_stage2(raw), **stage1)
 
 

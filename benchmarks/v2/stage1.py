@@ -102,6 +102,12 @@ class RunClock:
         return None
 
 
+def _commit() -> str | None:
+    """The repository's HEAD when the run ended (which code a record came from), or None outside git."""
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def _load_sample() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -123,7 +129,7 @@ def _check_exit(name: str, step: str, code: int, log: Path) -> None:
 def run_unit(config: V2Config, strategy: str, seed: int) -> dict[str, Any]:
     """Run (or finish) one (strategy, seed) run in this process; returns its unit record."""
     name = study_name(strategy, seed)
-    done_path = config.folder / "stage1" / "units" / f"{name}.json"
+    done_path = config.stage1_units / f"{name}.json"
     if done_path.is_file():
         return read_json(done_path)
     runs_dir = config.folder / "stage1" / "studies"
@@ -152,7 +158,7 @@ def run_unit(config: V2Config, strategy: str, seed: int) -> dict[str, Any]:
             _check_exit(name, "search", code, log)
     finally:
         clock.stop()
-    unit = {"strategy": strategy, "seed": seed, "study": name, "budget_s": budget_s,
+    unit = {"strategy": strategy, "seed": seed, "study": name, "budget_s": budget_s, "commit": _commit(),
             "core": sorted(os.sched_getaffinity(0)), "clock": read_json(clock.path), "loads": loads,
             "trials": unit_trials(runs_dir, name, clock, budget_s)}
     write_json(done_path, unit)
@@ -196,13 +202,21 @@ def unit_order(config: V2Config) -> list[tuple[str, int, int]]:
     return order
 
 
-def run_stage1_units(config: V2Config, config_path: Path) -> None:
-    """All runs, ``len(cores)`` at a time, each in its own process pinned to its core."""
+def pending_batches(config: V2Config) -> list[list[tuple[str, int, int]]]:
+    """The batches of :func:`unit_order` (``len(cores)`` runs each) that still hold a run without a record."""
     order = unit_order(config)
     width = len(config.cores)
-    for start in range(0, len(order), width):
-        batch = [u for u in order[start:start + width]
-                 if not (config.folder / "stage1" / "units" / f"{study_name(u[0], u[1])}.json").is_file()]
+    batches = [[u for u in order[start:start + width]
+                if not (config.stage1_units / f"{study_name(u[0], u[1])}.json").is_file()]
+               for start in range(0, len(order), width)]
+    return [batch for batch in batches if batch]
+
+
+def run_stage1_units(config: V2Config, config_path: Path, max_batches: int | None = None) -> bool:
+    """The runs without a record, ``len(cores)`` at a time, each in its own process pinned to its core;
+    at most ``max_batches`` batches. True when every run of the stage has its record."""
+    batches = pending_batches(config)
+    for batch in batches[:max_batches]:
         procs = []
         for strategy, seed, core in batch:
             logger.info("stage 1: %s seed %d on core %d for %.1f min", strategy, seed, core, config.minutes_per_run)
@@ -213,10 +227,11 @@ def run_stage1_units(config: V2Config, config_path: Path) -> None:
         if failed:
             raise RuntimeError(f"stage 1 run(s) failed: {'; '.join(failed)} (see the .log files under "
                                f"{config.folder / 'stage1' / 'studies'})")
+    return not pending_batches(config)
 
 
 def load_units(config: V2Config) -> list[dict[str, Any]]:
-    units = [read_json(config.folder / "stage1" / "units" / f"{study_name(s, seed)}.json")
+    units = [read_json(config.stage1_units / f"{study_name(s, seed)}.json")
              for s, seed, _ in unit_order(config)]
     missing = [study_name(s, seed) for (s, seed, _), u in zip(unit_order(config), units) if u is None]
     if missing:
@@ -225,5 +240,5 @@ def load_units(config: V2Config) -> list[dict[str, Any]]:
     return units
 
 
-__all__ = ["RunClock", "Session", "load_units", "read_json", "run_stage1_units", "run_unit", "unit_order",
-           "unit_trials", "write_json"]
+__all__ = ["RunClock", "Session", "load_units", "pending_batches", "read_json", "run_stage1_units", "run_unit",
+           "unit_order", "unit_trials", "write_json"]

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.v2 import analysis
 from benchmarks.v2.config import HypervolumeReference, V2ConfigError, load_v2_config
-from benchmarks.v2.stage1 import HEARTBEAT_S, RunClock, Session, unit_order
+from benchmarks.v2.stage1 import HEARTBEAT_S, RunClock, Session, pending_batches, unit_order, write_json
 
 REFERENCE = HypervolumeReference(accuracy=0.1, latency_ms_p50=1.0, size_bytes=1000)
 
@@ -140,3 +140,19 @@ def test_a_run_that_failed_is_not_taken_for_one_that_ran_out_of_time(tmp_path):
         _check_exit("nsga2-seed0", "search", 1, log)
     with pytest.raises(RuntimeError, match="nas supernet train exited 2"):
         _check_exit("nsga2-seed0", "supernet train", 2, log)
+
+
+def test_stage1_goes_on_from_the_records_in_the_repository(tmp_path):
+    """A run whose record is in ``units_dir`` is done whatever ``runs/`` holds; batches keep the order."""
+    import dataclasses
+
+    cpu = load_v2_config("benchmarks/v2/cpu.yaml", out_dir=tmp_path / "runs")
+    assert str(cpu.stage1_units) == "benchmarks/results/v2_stage1_cpu_units"
+    config = dataclasses.replace(cpu, units_dir=tmp_path / "units")
+    order = unit_order(config)
+    assert pending_batches(config) == [order[i:i + 2] for i in range(0, 12, 2)]
+    for strategy, seed, _ in order[:3]:  # two whole batches... minus one run of the second
+        write_json(config.stage1_units / f"{strategy.replace('+', '-')}-seed{seed}.json", {"done": True})
+    assert pending_batches(config) == [[order[3]], *[order[i:i + 2] for i in range(4, 12, 2)]]
+    smoke = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    assert smoke.stage1_units == tmp_path / "smoke" / "stage1" / "units"  # no units_dir: under runs/
