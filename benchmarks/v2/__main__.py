@@ -61,8 +61,9 @@ def _dispatch(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Conf
 
     if args.batches is not None and args.batches < 1:
         raise V2ConfigError(f"--batches: at least 1, got {args.batches}")
-    if not stage1.run_stage1_units(config, Path(args.config), args.batches):
-        left = [study_name(s, seed) for batch in stage1.pending_batches(config) for s, seed, _ in batch]
+    pending = stage1.run_stage1_units(config, Path(args.config), args.batches)
+    if pending:
+        left = [study_name(s, seed) for batch in pending for s, seed, _ in batch]
         print(json.dumps({"stage1": "unfinished", "runs_left": left, "records": str(config.stage1_units)}))
         return 0
     results = report.stage1_results(config, Path(args.config), stage1.load_units(config))

@@ -104,8 +104,11 @@ class RunClock:
 
 def _commit() -> str | None:
     """The repository's HEAD when the run ended (which code a record came from), or None outside git."""
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    try:  # a missing git must not cost a finished run its record
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def _load_sample() -> list[float]:
@@ -212,9 +215,10 @@ def pending_batches(config: V2Config) -> list[list[tuple[str, int, int]]]:
     return [batch for batch in batches if batch]
 
 
-def run_stage1_units(config: V2Config, config_path: Path, max_batches: int | None = None) -> bool:
+def run_stage1_units(config: V2Config, config_path: Path,
+                     max_batches: int | None = None) -> list[list[tuple[str, int, int]]]:
     """The runs without a record, ``len(cores)`` at a time, each in its own process pinned to its core;
-    at most ``max_batches`` batches. True when every run of the stage has its record."""
+    at most ``max_batches`` batches. Returns the batches still pending (empty: the stage's runs are done)."""
     batches = pending_batches(config)
     for batch in batches[:max_batches]:
         procs = []
@@ -227,7 +231,7 @@ def run_stage1_units(config: V2Config, config_path: Path, max_batches: int | Non
         if failed:
             raise RuntimeError(f"stage 1 run(s) failed: {'; '.join(failed)} (see the .log files under "
                                f"{config.folder / 'stage1' / 'studies'})")
-    return not pending_batches(config)
+    return pending_batches(config)
 
 
 def load_units(config: V2Config) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from benchmarks.v2 import analysis
-from benchmarks.v2.config import HypervolumeReference, V2ConfigError, load_v2_config
+from benchmarks.v2.config import HypervolumeReference, V2ConfigError, load_v2_config, study_name
 from benchmarks.v2.stage1 import HEARTBEAT_S, RunClock, Session, pending_batches, unit_order, write_json
 
 REFERENCE = HypervolumeReference(accuracy=0.1, latency_ms_p50=1.0, size_bytes=1000)
@@ -152,7 +152,7 @@ def test_stage1_goes_on_from_the_records_in_the_repository(tmp_path):
     order = unit_order(config)
     assert pending_batches(config) == [order[i:i + 2] for i in range(0, 12, 2)]
     for strategy, seed, _ in order[:3]:  # two whole batches... minus one run of the second
-        write_json(config.stage1_units / f"{strategy.replace('+', '-')}-seed{seed}.json", {"done": True})
+        write_json(config.stage1_units / f"{study_name(strategy, seed)}.json", {"done": True})
     assert pending_batches(config) == [[order[3]], *[order[i:i + 2] for i in range(4, 12, 2)]]
     smoke = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
     assert smoke.stage1_units == tmp_path / "smoke" / "stage1" / "units"  # no units_dir: under runs/
