@@ -230,13 +230,15 @@ class TrainingEvaluator:
     """Proxy-train a candidate, convert it to int8, evaluate the .tflite through LiteRT, profile it.
 
     Artifacts in ``workdir``: ``model_int8.tflite`` and the trained Keras model ``model.keras``.
-    Datasets are loaded once per (resolution, channels) and reused across candidates.
+    Datasets are loaded once per (resolution, channels) and reused across candidates, with the test
+    split closed unless ``with_test`` (a search never needs it; an export reports it).
     """
 
     def __init__(self, dataset_cfg: DatasetConfig | None = None, train_cfg: TrainConfig | None = None, *,
                  profiler: Any = None, profile_params: Mapping[str, Any] | None = None,
                  measure_latency: bool = True, calibration_samples: int = 100,
-                 save_keras_model: bool = True, qat_epochs: int | None = None) -> None:
+                 save_keras_model: bool = True, qat_epochs: int | None = None, with_test: bool = False) -> None:
+        self.with_test = with_test
         self.dataset_cfg = dataset_cfg or DatasetConfig()
         self.train_cfg = train_cfg or TrainConfig()
         self.measure_latency = measure_latency
@@ -252,7 +254,7 @@ class TrainingEvaluator:
         key = (resolution, channels)
         if key not in self._datasets:
             self._datasets[key] = load_dataset(self.dataset_cfg, resolution=resolution, channels=channels,
-                                               batch_size=self.train_cfg.batch_size)
+                                               batch_size=self.train_cfg.batch_size, with_test=self.with_test)
         return self._datasets[key]
 
     def evaluate(self, arch: Any, workdir: str | Path, *, cheap: CheapResult | None = None,

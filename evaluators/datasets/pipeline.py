@@ -72,14 +72,16 @@ def _load_raw(cfg: DatasetConfig, resolution: int, channels: int) -> RawData:
     return source.load(data_dir, resolution=resolution, channels=channels)
 
 
-def _split(raw: RawData, cfg: DatasetConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _split(raw: RawData, cfg: DatasetConfig, with_test: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     x, y = raw.train_images, raw.train_labels
     splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if raw.test_images is not None:
-        splits["test"] = (raw.test_images, raw.test_labels)
+        if with_test:
+            splits["test"] = (raw.test_images, raw.test_labels)
     elif cfg.test_fraction > 0 and raw.val_images is None:  # predefined train/val: no test carved out
         rest, test = stratified_split(y, cfg.test_fraction, cfg.seed + 1)
-        splits["test"] = (x[test], y[test])
+        if with_test:  # closed or not, the same images leave train and val: the splits do not move
+            splits["test"] = (x[test], y[test])
         x, y = x[rest], y[rest]
     if raw.val_images is not None:
         splits["val"] = (raw.val_images, raw.val_labels)
@@ -100,8 +102,15 @@ def _split(raw: RawData, cfg: DatasetConfig) -> dict[str, tuple[np.ndarray, np.n
     return splits
 
 
-def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_size: int) -> Dataset:
-    """Load ``cfg.name`` and build train / val / test pipelines at ``resolution`` x ``channels``."""
+def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_size: int,
+                 with_test: bool = True) -> Dataset:
+    """Load ``cfg.name`` and build train / val / test pipelines at ``resolution`` x ``channels``.
+
+    ``with_test=False`` keeps the test split closed: its images and labels are dropped as soon as the
+    source returns them (no pipeline, count, label check or statistic comes from them) and
+    ``Dataset.test`` is None. Train and validation are the same images either way. A search and its
+    proxy trainings load the data so; only the steps that report test numbers (export, scoring) open it.
+    """
     if resolution < 8 or channels not in (1, 3) or batch_size < 1:
         raise DatasetError(
             f"need resolution >= 8, channels 1 or 3 and batch_size >= 1; got {resolution}, {channels}, {batch_size}"
@@ -110,11 +119,11 @@ def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_si
     num_classes = len(raw.class_names)
     if num_classes < 2:
         raise DatasetError(f"{cfg.name}: need at least two classes, found {num_classes}")
-    labels_max = max(int(labels.max()) for labels in (raw.train_labels, raw.val_labels, raw.test_labels)
-                     if labels is not None and len(labels))
+    seen = (raw.train_labels, raw.val_labels) + ((raw.test_labels,) if with_test else ())
+    labels_max = max(int(labels.max()) for labels in seen if labels is not None and len(labels))
     if labels_max >= num_classes:
         raise DatasetError(f"{cfg.name}: label {labels_max} out of range for {num_classes} class names")
-    splits = _split(raw, cfg)
+    splits = _split(raw, cfg, with_test)
 
     from search_spaces.keras_backend import tf
 
@@ -140,6 +149,7 @@ def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_si
         "source_shape": list(raw.train_images.shape[1:]),
     })
     info.setdefault("num_skipped", 0)
+    info["test_split"] = "open" if with_test else "closed"
     logger.info("dataset %s: %s at %dx%dx%d", cfg.name, info["counts"], resolution, resolution, channels)
     return Dataset(
         train=pipeline("train", True), val=pipeline("val", False),

@@ -60,7 +60,8 @@ class SupernetEvaluator:
     def dataset(self, resolution: int) -> Dataset:
         if resolution not in self._datasets:
             self._datasets[resolution] = load_dataset(self.dataset_cfg, resolution=resolution,
-                                                      channels=self.supernet.spec.channels, batch_size=_EVAL_BATCH)
+                                                      channels=self.supernet.spec.channels, batch_size=_EVAL_BATCH,
+                                                      with_test=False)
         return self._datasets[resolution]
 
     def bn_images(self, resolution: int) -> np.ndarray:

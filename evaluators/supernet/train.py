@@ -121,7 +121,7 @@ def train_supernet(space: SearchSpace, dataset_cfg: DatasetConfig, cfg: Supernet
         return folder
     layout = SupernetLayout(space)
     dataset = load_dataset(dataset_cfg, resolution=max(space.resolution), channels=space.channels,
-                           batch_size=cfg.batch_size)
+                           batch_size=cfg.batch_size, with_test=False)
     if dataset.num_classes != space.num_classes:
         raise SupernetError(f"space has {space.num_classes} classes, dataset {dataset_cfg.name!r} has "
                             f"{dataset.num_classes}; adapt the space with with_input(num_classes=...)")

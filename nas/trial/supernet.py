@@ -73,7 +73,8 @@ def study_input(config: SearchConfig) -> tuple[int, int]:
     channels = config.search_space_channels or (1 if config.dataset.name in GRAYSCALE_DATASETS else 3)
     resolution = (config.search_space_resolutions or (32,))[0]
     try:
-        dataset = load_dataset(config.dataset, resolution=resolution, channels=channels, batch_size=256)
+        dataset = load_dataset(config.dataset, resolution=resolution, channels=channels, batch_size=256,
+                               with_test=False)
     except DatasetError as exc:
         raise ConfigError(f"dataset: {exc}") from None
     return channels, dataset.num_classes

@@ -190,7 +190,7 @@ def _retrain(arch: Any, search: Any, settings: ExportSettings, workdir: Path,
                 else DatasetConfig(**(dict(search.dataset) | {"fraction": 1.0})))
     evaluator = TrainingEvaluator(data_cfg, train_cfg, measure_latency=False,
                                   calibration_samples=settings.calibration_samples,
-                                  qat_epochs=settings.qat_epochs if settings.qat else None)
+                                  qat_epochs=settings.qat_epochs if settings.qat else None, with_test=True)
     t0 = time.perf_counter()
     dataset = evaluator.dataset(arch.resolution, arch.channels)
     if dataset.num_classes != arch.num_classes:

@@ -70,3 +70,10 @@ def test_fashion_mnist_from_the_debian_folder(tmp_path: Path, monkeypatch: pytes
     ds = load_dataset(DatasetConfig(name="fashion-mnist"), resolution=28, channels=1, batch_size=8)
     assert ds.info["source"] == str(tmp_path / "debian" / "fashion-mnist")
     assert ds.class_names[-1] == "ankle boot"
+
+
+def test_closed_test_split_of_an_idx_folder(tmp_path: Path) -> None:
+    write_idx_folder(tmp_path / "fm")
+    cfg = DatasetConfig(name="fashion-mnist", data_dir=str(tmp_path / "fm"), val_fraction=0.25)
+    ds = load_dataset(cfg, resolution=28, channels=1, batch_size=8, with_test=False)
+    assert ds.test is None and ds.info["counts"] == {"val": 10, "train": 30}

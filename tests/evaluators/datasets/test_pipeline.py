@@ -86,3 +86,23 @@ def test_bad_resolution_channels_or_batch(digits: Any) -> None:
 
 def test_dataset_error_is_a_value_error() -> None:
     assert issubclass(DatasetError, ValueError)
+
+
+def test_closed_test_split_leaves_train_and_val_unchanged() -> None:
+    """A search loads the data with the test split closed; a carved test split still leaves train."""
+    cfg = DatasetConfig(fraction=0.5, seed=1)
+    opened = load_dataset(cfg, resolution=8, channels=1, batch_size=512)
+    closed = load_dataset(cfg, resolution=8, channels=1, batch_size=512, with_test=False)
+    assert opened.test is not None and closed.test is None
+    assert "test" not in closed.info["counts"] and closed.info["test_split"] == "closed"
+    assert opened.info["test_split"] == "open"
+    for split in ("train_plain", "val"):
+        for a, b in zip(_all(getattr(opened, split)), _all(getattr(closed, split))):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_training_evaluator_opens_the_test_split_only_when_asked() -> None:
+    from evaluators import TrainingEvaluator
+
+    assert TrainingEvaluator(measure_latency=False).dataset(8, 1).test is None
+    assert TrainingEvaluator(measure_latency=False, with_test=True).dataset(8, 1).test is not None

@@ -110,6 +110,7 @@ def test_export_of_the_tiny_search_knee(tiny_search_study, tmp_path, capsys) -> 
     # the default export schedule: 3 x the search's 1 proxy epoch, at least 5 epochs
     assert summary["quantization"] == "int8" and summary["training"]["epochs"] == 5
     assert summary["accuracy_int8_val"] > 0.2  # 10 classes: twice chance after 5 full epochs
+    assert summary["accuracy_int8_test"] is not None  # the search kept the test split closed; export opens it
 
 
 def test_export_with_qat_by_trial_number(tmp_path, capsys) -> None:
