@@ -34,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
                              "the results are written once every run has its record")
     parser.add_argument("--strategy", help="unit: the run's strategy")
     parser.add_argument("--seed", type=int, help="unit: the run's seed")
-    parser.add_argument("--shard", help="train, stage2-unit: index/width of the pending trainings this process runs")
-    parser.add_argument("--stage1-results", help="stage2-unit: the stage-1 results JSON")
+    parser.add_argument("--shard", help="train: index/width of the pending trainings this process runs")
+    parser.add_argument("--stage1-results", help="stage2, stage2-unit: the stage-1 results JSON")
+    parser.add_argument("--stop-after-minutes", type=float, default=None,
+                        help="stage2: start no training after this many minutes (those running finish), so a "
+                             "session's end does not cut one off; run the command again to go on")
+    parser.add_argument("--deadline", type=float, default=float("inf"),
+                        help="stage2-unit: start no training after this time (seconds since the epoch)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -82,11 +87,14 @@ def _stage2(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Config
 
     results = Path(args.stage1_results or Path(args.results) / f"v2_stage1_{config.name}.json")
     if args.command == "stage2-unit":
-        stage2.run_stage2_shard(config, args.shard, results)
+        stage2.run_stage2_worker(config, results, args.deadline)
         return 0
     if args.command == "stage2":
-        stage2.run_stage2(config, Path(args.config), results)
-        print(json.dumps({"stage2": "done", "units": str(config.folder / "stage2" / "units")}))
+        if args.stop_after_minutes is not None and args.stop_after_minutes <= 0:
+            raise V2ConfigError(f"--stop-after-minutes: must be > 0, got {args.stop_after_minutes}")
+        left = stage2.run_stage2(config, Path(args.config), results, args.stop_after_minutes)
+        print(json.dumps({"stage2": "done" if left == 0 else "unfinished", "units_left": left,
+                          "units": str(config.stage2_units)}))
         return 0
     from benchmarks.v2.score import write_score
 

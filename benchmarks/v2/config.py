@@ -45,6 +45,7 @@ class Stage2Settings:
     batch_size: int
     fraction: float
     baselines: tuple[str, ...]
+    units_dir: Path | None = None  # None: <folder>/stage2/units
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +75,14 @@ class V2Config:
         lets stage 1 span sessions whose ``runs/`` folder does not survive: a run with its record
         there is done; a run cut off by the end of a session starts again from nothing."""
         return self.units_dir if self.units_dir is not None else self.folder / "stage1" / "units"
+
+    @property
+    def stage2_units(self) -> Path:
+        """Where each finished stage-2 unit's record and int8 model go (``stage2.units_dir``): like stage 1's,
+        a folder in the repository lets stage 2 span sessions; a unit cut off by a session's end restarts."""
+        if self.stage2 is not None and self.stage2.units_dir is not None:
+            return self.stage2.units_dir
+        return self.folder / "stage2" / "units"
 
     @property
     def folder(self) -> Path:
@@ -138,7 +147,8 @@ def _stage2(raw: dict[str, Any]) -> Stage2Settings | None:
     stage2 = _require(raw, "stage2", dict)
     settings = Stage2Settings(epochs=_require(stage2, "epochs", int), batch_size=_require(stage2, "batch_size", int),
                               fraction=float(_require(stage2, "fraction", (int, float))),
-                              baselines=tuple(_require(stage2, "baselines", list)))
+                              baselines=tuple(_require(stage2, "baselines", list)),
+                              units_dir=Path(stage2["units_dir"]) if stage2.get("units_dir") else None)
     if settings.epochs < 1 or settings.batch_size < 1 or not 0 < settings.fraction <= 1:
         raise V2ConfigError(f"stage2: epochs and batch_size >= 1, fraction in (0, 1]; got {settings}")
     return settings

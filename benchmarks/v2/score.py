@@ -48,7 +48,8 @@ def _test_accuracies(config: V2Config, units: dict[str, list[dict[str, Any]]], s
         for record in records:
             key = f"{label}|{record['seed']}"
             if key not in cache:  # each model's test accuracy is computed once, even across a re-run
-                cache[key] = evaluate_tflite(Path(record["tflite"]).read_bytes(), data.test, data.class_names).accuracy
+                model = stage2.tflite_path(config, record).read_bytes()
+                cache[key] = evaluate_tflite(model, data.test, data.class_names).accuracy
                 write_json(cache_path, cache)
             record["test_accuracy_int8"] = cache[key]
 
@@ -91,7 +92,7 @@ def score(config: V2Config, results_path: Path) -> dict[str, Any]:
     marker = stage2.mark_test_scored(config)
     sample = next(iter(stage1["baselines"].values()))["architecture"]
     _test_accuracies(config, units, sample)
-    tflite = {label: Path(records[0]["tflite"]).read_bytes() for label, records in units.items()}
+    tflite = {label: stage2.tflite_path(config, records[0]).read_bytes() for label, records in units.items()}
     rounds = latency_rounds(config, {label: records[0]["tflite"] for label, records in units.items()},
                             config.cores[0], stage="stage2", tflite=tflite)
     finalists = [m["study"] + "#" + str(m["trial"]) for m in stage1["finalists"]]

@@ -61,8 +61,20 @@ def unit_order(config: V2Config, models: list[Model]) -> list[tuple[Model, int]]
         [(m, s) for s in seeds for m in rest]
 
 
+def unit_name(model: Model, seed: int) -> str:
+    return f"{model.label.replace('#', '-').replace('+', '-')}-seed{seed}"
+
+
 def unit_path(config: V2Config, model: Model, seed: int) -> Path:
-    return config.folder / "stage2" / "units" / f"{model.label.replace('#', '-').replace('+', '-')}-seed{seed}.json"
+    """The unit's record; its int8 model is beside it with the suffix ``.tflite``."""
+    return config.stage2_units / f"{unit_name(model, seed)}.json"
+
+
+def tflite_path(config: V2Config, record: dict[str, Any]) -> Path:
+    """The int8 model of a unit record: a bare file name is in the units folder (records made before
+    the folder could be committed hold a full path)."""
+    path = Path(record["tflite"])
+    return path if path.is_absolute() or len(path.parts) > 1 else config.stage2_units / path
 
 
 def _dataset(config: V2Config, seed: int) -> tuple[Any, Any]:
@@ -100,7 +112,7 @@ def run_unit(config: V2Config, model: Model, seed: int, sample_arch: str) -> dic
     dataset_cfg, training = _dataset(config, seed)
     sample = Architecture.from_string(sample_arch)
     data = load_dataset(dataset_cfg, resolution=sample.resolution, channels=sample.channels,
-                        batch_size=training.batch_size)
+                        batch_size=training.batch_size, with_test=False)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     network = _build(model, sample, training.bn_momentum)
@@ -112,7 +124,7 @@ def run_unit(config: V2Config, model: Model, seed: int, sample_arch: str) -> dic
     metrics = evaluate_tflite(converted.tflite_bytes, data.val, data.class_names)
     record = {"label": model.label, "architecture": model.architecture, "reason": model.reason, "seed": seed,
               "epochs": training.epochs, "train_images": data.info.get("counts", {}).get("train"),
-              "train_s": round(train_s, 1), "diverged": trained.diverged, "tflite": str(tflite),
+              "train_s": round(train_s, 1), "diverged": trained.diverged, "tflite": tflite.name,
               "size_bytes": converted.size_bytes, "val_accuracy_int8": metrics.accuracy,
               "val_accuracy_keras": trained.val_accuracy,
               "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
@@ -122,29 +134,55 @@ def run_unit(config: V2Config, model: Model, seed: int, sample_arch: str) -> dic
     return record
 
 
-def run_stage2(config: V2Config, config_path: Path, results_path: Path) -> None:
-    """Every unit not done yet, ``len(cores)`` pinned processes at a time, in priority order."""
+def run_stage2(config: V2Config, config_path: Path, results_path: Path,
+               stop_after_minutes: float | None = None) -> int:
+    """Every unit not done yet, one pinned worker per core taking units from one queue in priority order;
+    with ``stop_after_minutes`` no unit starts after that many minutes (a session's end would cut it off).
+    Returns how many units are still pending."""
     stage1 = read_json(results_path)
     if stage1 is None:
         raise RuntimeError(f"{results_path}: no stage-1 results; run stage1 first")
     order = [(m, s) for m, s in unit_order(config, stage2_models(config, stage1))
              if not unit_path(config, m, s).is_file()]
-    write_json(config.folder / "stage2" / "pending.json",
-               [{"model": dataclasses.asdict(m), "seed": s} for m, s in order])
+    folder = config.folder / "stage2"
+    write_json(folder / "pending.json", [{"model": dataclasses.asdict(m), "seed": s} for m, s in order])
+    for stale in (folder / "claims").glob("*.claim"):  # claims of an earlier, interrupted call
+        stale.unlink()
+    deadline = time.time() + 60 * stop_after_minutes if stop_after_minutes is not None else float("inf")
     procs = [subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-m", "benchmarks.v2", "stage2-unit",
                                "--config", str(config_path), "--out-dir", str(config.out_dir),
-                               "--stage1-results", str(results_path), "--shard", f"{i}/{len(config.cores)}"])
-             for i, core in enumerate(config.cores)]
+                               "--stage1-results", str(results_path), "--deadline", repr(deadline)])
+             for core in config.cores]
     if any(p.wait() != 0 for p in procs):
         raise RuntimeError("a stage-2 training failed (log above); re-run the command to resume")
+    return sum(not unit_path(config, m, s).is_file() for m, s in order)
 
 
-def run_stage2_shard(config: V2Config, shard: str, results_path: Path) -> None:
-    index, width = (int(part) for part in shard.split("/"))
+def claim_next(config: V2Config, pending: list[dict[str, Any]]) -> tuple[Model, int] | None:
+    """The first pending unit that is neither done nor claimed by another worker, claimed atomically."""
+    claims = config.folder / "stage2" / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    for item in pending:
+        model, seed = Model(**item["model"]), item["seed"]
+        if unit_path(config, model, seed).is_file():
+            continue
+        try:
+            os.close(os.open(claims / f"{unit_name(model, seed)}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        return model, seed
+    return None
+
+
+def run_stage2_worker(config: V2Config, results_path: Path, deadline: float = float("inf")) -> None:
+    """Take units from the queue until it is empty or the deadline (seconds since the epoch) has passed."""
     pending = read_json(config.folder / "stage2" / "pending.json") or []
     sample = next(iter(read_json(results_path)["baselines"].values()))["architecture"]
-    for item in pending[index::width]:
-        run_unit(config, Model(**item["model"]), item["seed"], sample)
+    while time.time() < deadline:
+        unit = claim_next(config, pending)
+        if unit is None:
+            return
+        run_unit(config, *unit, sample)
 
 
 def mark_test_scored(config: V2Config) -> Path:
@@ -172,5 +210,5 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["Model", "mark_score_done", "mark_test_scored", "run_stage2", "run_stage2_shard", "run_unit",
-           "stage2_models", "unit_order", "unit_path"]
+__all__ = ["Model", "claim_next", "mark_score_done", "mark_test_scored", "run_stage2", "run_stage2_worker",
+           "run_unit", "stage2_models", "tflite_path", "unit_name", "unit_order", "unit_path"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
+from pathlib import Path
+
 import pytest
 
 from benchmarks.v2 import stage2
@@ -62,3 +67,59 @@ def test_targets_are_decided_on_the_intervals():
     noisy = result["comparisons"]["noisy vs mobilenet_v2_1.0"]["accuracy_difference"]
     assert noisy["low"] < 0 < noisy["estimate"]  # higher on average, but the interval includes 0: no claim
     assert result["models"]["fast"]["latency_ms"] == pytest.approx(0.055)
+
+
+def test_units_go_to_the_committed_folder_with_their_model_beside_them(tmp_path):
+    config = load_v2_config("benchmarks/v2/cpu.yaml", out_dir=tmp_path)
+    assert config.stage2_units == Path("benchmarks/results/v2_stage2_cpu_units")  # spans sessions
+    smoke = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    assert smoke.stage2_units == tmp_path / "smoke" / "stage2" / "units"
+    assert stage2.tflite_path(config, {"tflite": "a-seed0.tflite"}) == config.stage2_units / "a-seed0.tflite"
+    assert stage2.tflite_path(config, {"tflite": "/elsewhere/a.tflite"}) == Path("/elsewhere/a.tflite")
+
+
+def _queue(config, count):
+    models = stage2.stage2_models(config, _stage1_results())[:count]
+    pending = [{"model": dataclasses.asdict(m), "seed": 0} for m in models]
+    (config.folder / "stage2").mkdir(parents=True)
+    (config.folder / "stage2" / "pending.json").write_text(json.dumps(pending))
+    return models, pending
+
+
+def test_workers_share_one_queue_and_skip_done_units(tmp_path):
+    config = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    models, pending = _queue(config, 3)
+    done = stage2.unit_path(config, models[0], 0)
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    first, second = stage2.claim_next(config, pending), stage2.claim_next(config, pending)
+    assert [first[0].label, second[0].label] == [models[1].label, models[2].label]  # two workers, two units
+    assert stage2.claim_next(config, pending) is None
+
+
+def test_a_worker_starts_no_unit_after_the_deadline(tmp_path, monkeypatch):
+    config = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    _queue(config, 2)
+    results = tmp_path / "stage1.json"
+    results.write_text(json.dumps(_stage1_results()))
+    started = []
+    monkeypatch.setattr(stage2, "run_unit", lambda config, model, seed, sample: started.append(model.label))
+    stage2.run_stage2_worker(config, results, deadline=time.time() - 1)
+    assert started == []
+    stage2.run_stage2_worker(config, results)
+    assert started == ["nsga2-seed0#7", "random-seed1#3"]
+
+
+def test_a_unit_keeps_the_test_split_closed_and_names_its_model(tmp_path, monkeypatch):
+    import evaluators.datasets as datasets
+
+    config = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    opened = []
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: opened.append(k.get("with_test")) or real(*a, **k))
+    cnn = stage2.Model("small_cnn", None, "baseline")
+    sample = get_baseline("mobilenet_v2_0.35").with_input(resolution=16, channels=1, num_classes=10).to_string()
+    record = stage2.run_unit(config, cnn, 0, sample)
+    assert opened == [False]
+    assert record["tflite"] == "small_cnn-seed0.tflite" and stage2.tflite_path(config, record).is_file()
+    assert 0.0 <= record["val_accuracy_int8"] <= 1.0
