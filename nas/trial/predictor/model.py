@@ -183,8 +183,17 @@ class Predictor:
             raise PredictorError(f"{source} is not a latency predictor: {exc}") from None
 
 
+#: Whole models a calibration needs before its second stage is fitted (fewer: the joint fit alone).
+MIN_WHOLE_MODELS = 10
+
+
 def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
-    """Joint non-negative least squares on relative error over kernel and whole-model samples."""
+    """Two stages. First, joint non-negative least squares on relative error over kernel and whole-model
+    samples (nn-Meter's kernel-level regression, Zhang et al., MobiSys 2021). Second, with at least
+    ``MIN_WHOLE_MODELS`` whole models among the samples, one multiplier per kernel kind and one for the
+    per-model overhead fitted on those whole models (:func:`_kind_multipliers`): a kernel inside a model
+    does not cost what it costs alone (on this machine, quiet, ~1.3x), and the many kernel rows would
+    otherwise outweigh the few whole-model rows (docs/latency_predictor.md, 7 Dec run)."""
     from scipy.optimize import nnls
 
     if not samples:
@@ -196,8 +205,12 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
     design = np.array([[row.get(n, 0.0) for n in names] for row in rows]) / scale
     weights, _ = nnls(design / y[:, None], np.ones_like(y), maxiter=50 * len(names))
     fitted = {n: float(w / s) for n, w, s in zip(names, weights, scale)}
-    size = _fit_size([s for s in samples if s.whole_model])
-    return Predictor(key=key, weights=fitted, samples=len(samples), **size)
+    wholes = [s for s in samples if s.whole_model]
+    predictor = Predictor(key=key, weights=fitted, samples=len(samples), **_fit_size(wholes))
+    if len(wholes) >= MIN_WHOLE_MODELS:
+        measured = [(s.kernels, s.latency_ms_p50) for s in wholes]
+        predictor = dataclasses.replace(predictor, weights=_kind_multipliers(predictor, measured))
+    return predictor
 
 
 def _fit_size(models: Sequence[Sample]) -> dict[str, float]:
@@ -230,6 +243,28 @@ def _contributions(predictor: Predictor, kernels: Sequence[Kernel]) -> dict[str,
     return parts
 
 
+def _kind_multipliers(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
+                      prior_weight: float = REFIT_PRIOR_WEIGHT) -> dict[str, float]:
+    """The predictor's weights (scale folded in) times one multiplier per kernel kind, fitted on whole-model
+    measurements ``(kernels, p50 ms)`` by non-negative least squares on relative error, with ``prior_weight``
+    rows pulling every multiplier toward the global ratio (median measured / predicted): a ridge prior
+    (Hoerl & Kennard 1970), so a few measurements give a global rescale and more separate the kinds."""
+    from scipy.optimize import nnls
+
+    parts = [_contributions(predictor, kernels) for kernels, _ in measured]
+    kinds = sorted({kind for part in parts for kind, value in part.items() if value})
+    y = np.array([latency for _, latency in measured], dtype=float)
+    predicted = np.array([sum(part.values()) for part in parts])
+    ratio = float(np.median(y / predicted))
+    data = np.array([[part.get(kind, 0.0) * ratio for kind in kinds] for part in parts]) / y[:, None]
+    prior = np.sqrt(prior_weight) * np.eye(len(kinds))
+    target = np.concatenate([np.ones(len(y)), np.sqrt(prior_weight) * np.ones(len(kinds))])
+    relative, _ = nnls(np.vstack([data, prior]), target)
+    multipliers = {kind: ratio * float(m) for kind, m in zip(kinds, relative)}
+    return {name: w * predictor.scale * multipliers.get(name.split(":")[0], ratio)
+            for name, w in predictor.weights.items()}
+
+
 def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
                     *, source: str = "", prior_weight: float = REFIT_PRIOR_WEIGHT) -> Predictor:
     """The predictor refitted on whole-model measurements ``(kernels, measured p50 ms)`` of a drifted device.
@@ -241,21 +276,8 @@ def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kern
     (a ridge prior, Hoerl & Kennard 1970). The kernel samples of the calibration are not reused: they
     describe the device before the drift, and a few whole models cannot determine every feature weight.
     """
-    from scipy.optimize import nnls
-
     if not measured:
         raise PredictorError("no verified measurements to refit the predictor on")
-    parts = [_contributions(predictor, kernels) for kernels, _ in measured]
-    kinds = sorted({kind for part in parts for kind, value in part.items() if value})
-    y = np.array([latency for _, latency in measured], dtype=float)
-    predicted = np.array([sum(part.values()) for part in parts])
-    ratio = float(np.median(y / predicted))
-    data = np.array([[part.get(kind, 0.0) * ratio for kind in kinds] for part in parts]) / y[:, None]
-    prior = np.sqrt(prior_weight) * np.eye(len(kinds))
-    target = np.concatenate([np.ones(len(y)), np.sqrt(prior_weight) * np.ones(len(kinds))])
-    relative, _ = nnls(np.vstack([data, prior]), target)
-    multipliers = {kind: ratio * float(m) for kind, m in zip(kinds, relative)}
-    weights = {name: w * predictor.scale * multipliers.get(name.split(":")[0], ratio)
-               for name, w in predictor.weights.items()}
+    weights = _kind_multipliers(predictor, measured, prior_weight)
     return dataclasses.replace(predictor, weights=weights, scale=1.0, refitted_from=source or predictor.refitted_from,
                                refit_measurements=len(measured))
