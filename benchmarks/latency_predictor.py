@@ -57,7 +57,14 @@ def calibration_phase(args, profiler, out: Path):
 
     if args.calibration:
         folder = Path(args.calibration)
-        return Predictor.load(folder / PREDICTOR_FILE), folder
+        predictor = Predictor.load(folder / PREDICTOR_FILE)
+        if args.refit:  # today's fit() on the folder's samples; the folder itself is left as it was
+            from nas.trial.predictor.calibrate import read_samples
+            from nas.trial.predictor.model import fit
+
+            predictor = fit(read_samples(folder), predictor.key)
+            predictor.save(out / "predictor_refit.json")
+        return predictor, folder
     folder, loads, start = out / "calibration", [os.getloadavg()], time.monotonic()
     predictor = calibrate(_space("default"), profiler, PARAMS, folder, budget_minutes=args.calibrate_minutes,
                           max_samples=args.max_samples)
@@ -85,11 +92,11 @@ def recheck_calibration(folder: Path, profiler, count: int) -> dict:
             "ratios": ratios}
 
 
-def draw_test_architectures(space_name: str, per_resolution: int, used: set[str]) -> list:
+def draw_test_architectures(space_name: str, per_resolution: int, used: set[str], seed: int = TEST_SEED) -> list:
     """``per_resolution`` random architectures at each resolution, seed 12345, none in ``used``."""
     from nas.trial.predictor.calibrate import random_architecture
 
-    space, rng, archs = _space(space_name), random.Random(TEST_SEED), []
+    space, rng, archs = _space(space_name), random.Random(seed), []
     for resolution in RESOLUTIONS:
         sub = space.with_input(resolutions=(resolution,))
         while len([a for a in archs if a.resolution == resolution]) < per_resolution:
@@ -180,6 +187,10 @@ def main() -> None:
     parser.add_argument("--test-space", choices=TEST_SPACES, default="default")
     parser.add_argument("--archs", type=int, default=50, help="test architectures per resolution")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--test-seed", type=int, default=TEST_SEED,
+                        help=f"seed of the test architectures ({TEST_SEED}: the one of the earlier runs)")
+    parser.add_argument("--refit", action="store_true",
+                        help="with --calibration: refit the predictor from its samples with the current fit()")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from edge_profiler.client import LocalProfiler
@@ -190,11 +201,13 @@ def main() -> None:
     profiler = LocalProfiler()
     predictor, calibration = calibration_phase(args, profiler, out)
     recheck = recheck_calibration(calibration, profiler, args.recheck) if args.calibration and args.recheck else None
-    archs = draw_test_architectures(args.test_space, args.archs, {s.name for s in read_samples(calibration)})
-    rounds, loads = measured_rounds(archs, args.rounds, profiler, out / f"test_{args.test_space}")
+    archs = draw_test_architectures(args.test_space, args.archs, {s.name for s in read_samples(calibration)},
+                                    args.test_seed)
+    tag = args.test_space + ("" if args.test_seed == TEST_SEED else f"_seed{args.test_seed}")
+    rounds, loads = measured_rounds(archs, args.rounds, profiler, out / f"test_{tag}")
     result = summary(archs, rounds, predictor, calibration=str(calibration), test_space=args.test_space,
-                     calibration_recheck=recheck, load_averages=loads)
-    name = "result.json" if args.test_space == "default" else f"result_{args.test_space}.json"
+                     calibration_recheck=recheck, load_averages=loads, test_seed=args.test_seed, refit=args.refit)
+    name = "result.json" if tag == "default" else f"result_{tag}.json"
     (out / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_arch"}, indent=1))
 

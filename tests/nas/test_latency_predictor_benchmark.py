@@ -70,3 +70,10 @@ def test_summary_skips_unmeasurable_models_and_scores_the_median_round():
     result = bench.summary(archs, rounds, Fixed())
     assert result["skipped_unmeasurable"] == 1 and result["archs"] == 3
     assert result["within_10pct"] == pytest.approx(2 / 3) and result["median_signed_error"] == pytest.approx(-0.05 / 1.05)
+
+
+def test_a_fresh_test_seed_draws_other_architectures():
+    first = [a.to_string() for a in bench.draw_test_architectures("default", 3, set())]
+    assert [a.to_string() for a in bench.draw_test_architectures("default", 3, set(), bench.TEST_SEED)] == first
+    fresh = [a.to_string() for a in bench.draw_test_architectures("default", 3, set(), 2026)]
+    assert not set(fresh) & set(first)
