@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after-minutes", type=float, default=None,
                         help="stage2: start no training after this many minutes (those running finish), so a "
                              "session's end does not cut one off; run the command again to go on")
+    parser.add_argument("--end-within-minutes", type=float, default=None,
+                        help="stage2: start only trainings estimated (from the finished ones, by MACs) to end "
+                             "within this many minutes; the others wait for a later call")
+    parser.add_argument("--end", type=float, default=float("inf"),
+                        help="stage2-unit: start only trainings estimated to end before this time (epoch s)")
     parser.add_argument("--deadline", type=float, default=float("inf"),
                         help="stage2-unit: start no training after this time (seconds since the epoch)")
     args = parser.parse_args(argv)
@@ -87,12 +92,14 @@ def _stage2(args: argparse.Namespace, config) -> int:  # noqa: ANN001 - V2Config
 
     results = Path(args.stage1_results or Path(args.results) / f"v2_stage1_{config.name}.json")
     if args.command == "stage2-unit":
-        stage2.run_stage2_worker(config, results, args.deadline)
+        stage2.run_stage2_worker(config, results, args.deadline, args.end)
         return 0
     if args.command == "stage2":
-        if args.stop_after_minutes is not None and args.stop_after_minutes <= 0:
-            raise V2ConfigError(f"--stop-after-minutes: must be > 0, got {args.stop_after_minutes}")
-        left = stage2.run_stage2(config, Path(args.config), results, args.stop_after_minutes)
+        for flag, value in (("--stop-after-minutes", args.stop_after_minutes),
+                            ("--end-within-minutes", args.end_within_minutes)):
+            if value is not None and value <= 0:
+                raise V2ConfigError(f"{flag}: must be > 0, got {value}")
+        left = stage2.run_stage2(config, Path(args.config), results, args.stop_after_minutes, args.end_within_minutes)
         print(json.dumps({"stage2": "done" if left == 0 else "unfinished", "units_left": left,
                           "units": str(config.stage2_units)}))
         return 0

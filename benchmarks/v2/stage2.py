@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -135,10 +136,11 @@ def run_unit(config: V2Config, model: Model, seed: int, sample_arch: str) -> dic
 
 
 def run_stage2(config: V2Config, config_path: Path, results_path: Path,
-               stop_after_minutes: float | None = None) -> int:
+               stop_after_minutes: float | None = None, end_within_minutes: float | None = None) -> int:
     """Every unit not done yet, one pinned worker per core taking units from one queue in priority order;
-    with ``stop_after_minutes`` no unit starts after that many minutes (a session's end would cut it off).
-    Returns how many units are still pending."""
+    with ``stop_after_minutes`` no unit starts after that many minutes; with ``end_within_minutes`` a
+    unit starts only if it is estimated to end within that many minutes (:func:`estimated_train_s`), so
+    a session's end cuts none off. Returns how many units are still pending."""
     stage1 = read_json(results_path)
     if stage1 is None:
         raise RuntimeError(f"{results_path}: no stage-1 results; run stage1 first")
@@ -149,23 +151,48 @@ def run_stage2(config: V2Config, config_path: Path, results_path: Path,
     for stale in (folder / "claims").glob("*.claim"):  # claims of an earlier, interrupted call
         stale.unlink()
     deadline = time.time() + 60 * stop_after_minutes if stop_after_minutes is not None else float("inf")
+    end = time.time() + 60 * end_within_minutes if end_within_minutes is not None else float("inf")
     procs = [subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-m", "benchmarks.v2", "stage2-unit",
                                "--config", str(config_path), "--out-dir", str(config.out_dir),
-                               "--stage1-results", str(results_path), "--deadline", repr(deadline)])
+                               "--stage1-results", str(results_path), "--deadline", repr(deadline),
+                               "--end", repr(end)])
              for core in config.cores]
     if any(p.wait() != 0 for p in procs):
         raise RuntimeError("a stage-2 training failed (log above); re-run the command to resume")
     return sum(not unit_path(config, m, s).is_file() for m, s in order)
 
 
-def claim_next(config: V2Config, pending: list[dict[str, Any]]) -> tuple[Model, int] | None:
-    """The first pending unit that is neither done nor claimed by another worker, claimed atomically."""
+def estimated_train_s(config: V2Config, model: Model) -> float | None:
+    """Training seconds of ``model`` from the finished units: their median seconds per MAC, times its MACs
+    (None for the plain CNN or before any unit is done). MACs are a proxy for cost (protocol section 4)."""
+    from search_spaces.architecture import Architecture
+    from search_spaces.cost import arch_cost
+
+    if model.architecture is None:
+        return None
+    rates = [record["train_s"] / arch_cost(Architecture.from_string(record["architecture"])).macs
+             for record in map(read_json, sorted(config.stage2_units.glob("*.json")))
+             if record and record.get("architecture")]
+    if not rates:
+        return None
+    return statistics.median(rates) * arch_cost(Architecture.from_string(model.architecture)).macs
+
+
+def claim_next(config: V2Config, pending: list[dict[str, Any]],
+               end: float = float("inf")) -> tuple[Model, int] | None:
+    """The first pending unit that is neither done nor claimed by another worker, claimed atomically. With
+    an ``end`` (seconds since the epoch) a unit is passed over when its estimated training (x 1.2) would not
+    finish by then, or has no estimate."""
     claims = config.folder / "stage2" / "claims"
     claims.mkdir(parents=True, exist_ok=True)
     for item in pending:
         model, seed = Model(**item["model"]), item["seed"]
         if unit_path(config, model, seed).is_file():
             continue
+        if end != float("inf"):
+            estimate = estimated_train_s(config, model)
+            if estimate is None or time.time() + 1.2 * estimate > end:
+                continue
         try:
             os.close(os.open(claims / f"{unit_name(model, seed)}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
@@ -174,12 +201,14 @@ def claim_next(config: V2Config, pending: list[dict[str, Any]]) -> tuple[Model, 
     return None
 
 
-def run_stage2_worker(config: V2Config, results_path: Path, deadline: float = float("inf")) -> None:
-    """Take units from the queue until it is empty or the deadline (seconds since the epoch) has passed."""
+def run_stage2_worker(config: V2Config, results_path: Path, deadline: float = float("inf"),
+                      end: float = float("inf")) -> None:
+    """Take units from the queue until it is empty or the deadline (seconds since the epoch) has passed;
+    with an ``end``, only units estimated to finish by then."""
     pending = read_json(config.folder / "stage2" / "pending.json") or []
     sample = next(iter(read_json(results_path)["baselines"].values()))["architecture"]
     while time.time() < deadline:
-        unit = claim_next(config, pending)
+        unit = claim_next(config, pending, end)
         if unit is None:
             return
         run_unit(config, *unit, sample)
@@ -210,5 +239,5 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["Model", "claim_next", "mark_score_done", "mark_test_scored", "run_stage2", "run_stage2_worker",
-           "run_unit", "stage2_models", "tflite_path", "unit_name", "unit_order", "unit_path"]
+__all__ = ["Model", "claim_next", "estimated_train_s", "mark_score_done", "mark_test_scored", "run_stage2",
+           "run_stage2_worker", "run_unit", "stage2_models", "tflite_path", "unit_name", "unit_order", "unit_path"]

@@ -123,3 +123,19 @@ def test_a_unit_keeps_the_test_split_closed_and_names_its_model(tmp_path, monkey
     assert opened == [False]
     assert record["tflite"] == "small_cnn-seed0.tflite" and stage2.tflite_path(config, record).is_file()
     assert 0.0 <= record["val_accuracy_int8"] <= 1.0
+
+
+def test_with_an_end_only_units_estimated_to_finish_in_time_start(tmp_path):
+    config = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    models, pending = _queue(config, 2)  # two finalists of the same architecture
+    small = get_baseline("mobilenet_v2_0.35").with_input(**INPUT).to_string()
+    big = get_baseline("mobilenet_v2_1.0").with_input(**INPUT).to_string()
+    assert stage2.estimated_train_s(config, stage2.Model("big", big, "baseline")) is None  # nothing done yet
+    config.stage2_units.mkdir(parents=True)
+    (config.stage2_units / "done-seed0.json").write_text(json.dumps({"architecture": small, "train_s": 600.0}))
+    estimate = stage2.estimated_train_s(config, stage2.Model("big", big, "baseline"))
+    assert estimate > 3 * 600  # MobileNetV2 1.0 has several times 0.35's MACs
+    pending = [{"model": dataclasses.asdict(stage2.Model("big", big, "baseline")), "seed": 0}] + pending
+    unit = stage2.claim_next(config, pending, end=time.time() + 900)  # 15 minutes: the 10-minute ones fit
+    assert unit[0].label == models[0].label
+    assert stage2.claim_next(config, pending, end=time.time() + 300) is None  # 5 minutes: nothing fits
