@@ -162,20 +162,28 @@ def run_stage2(config: V2Config, config_path: Path, results_path: Path,
     return sum(not unit_path(config, m, s).is_file() for m, s in order)
 
 
-def estimated_train_s(config: V2Config, model: Model) -> float | None:
-    """Training seconds of ``model`` from the finished units: their median seconds per MAC, times its MACs
-    (None for the plain CNN or before any unit is done). MACs are a proxy for cost (protocol section 4)."""
+def seconds_per_mac(config: V2Config) -> float | None:
+    """The finished units' median training seconds per MAC (None before any searched or baseline unit is done;
+    the plain CNN has no architecture string). MACs are a proxy for cost (protocol section 4)."""
     from search_spaces.architecture import Architecture
     from search_spaces.cost import arch_cost
 
-    if model.architecture is None:
-        return None
     rates = [record["train_s"] / arch_cost(Architecture.from_string(record["architecture"])).macs
              for record in map(read_json, sorted(config.stage2_units.glob("*.json")))
              if record and record.get("architecture")]
-    if not rates:
+    return statistics.median(rates) if rates else None
+
+
+def estimated_train_s(config: V2Config, model: Model, rate: float | None = None) -> float | None:
+    """Training seconds of ``model``: ``rate`` (default :func:`seconds_per_mac`) times its MACs; None for the
+    plain CNN or without a rate."""
+    from search_spaces.architecture import Architecture
+    from search_spaces.cost import arch_cost
+
+    rate = seconds_per_mac(config) if rate is None else rate
+    if model.architecture is None or rate is None:
         return None
-    return statistics.median(rates) * arch_cost(Architecture.from_string(model.architecture)).macs
+    return rate * arch_cost(Architecture.from_string(model.architecture)).macs
 
 
 def claim_next(config: V2Config, pending: list[dict[str, Any]],
@@ -185,12 +193,13 @@ def claim_next(config: V2Config, pending: list[dict[str, Any]],
     finish by then, or has no estimate."""
     claims = config.folder / "stage2" / "claims"
     claims.mkdir(parents=True, exist_ok=True)
+    rate = seconds_per_mac(config) if end != float("inf") else None  # the finished records, read once
     for item in pending:
         model, seed = Model(**item["model"]), item["seed"]
         if unit_path(config, model, seed).is_file():
             continue
         if end != float("inf"):
-            estimate = estimated_train_s(config, model)
+            estimate = estimated_train_s(config, model, rate) if rate is not None else None
             if estimate is None or time.time() + 1.2 * estimate > end:
                 continue
         try:
@@ -240,4 +249,5 @@ def _now() -> str:
 
 
 __all__ = ["Model", "claim_next", "estimated_train_s", "mark_score_done", "mark_test_scored", "run_stage2",
-           "run_stage2_worker", "run_unit", "stage2_models", "tflite_path", "unit_name", "unit_order", "unit_path"]
+           "run_stage2_worker", "run_unit", "seconds_per_mac", "stage2_models", "tflite_path", "unit_name",
+           "unit_order", "unit_path"]
