@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--refit", action="store_true",
                         help="with --calibration: refit the predictor from its samples with the current fit()")
     args = parser.parse_args()
+    if args.refit and not args.calibration:
+        parser.error("--refit needs --calibration (a calibration made here is fitted by the current fit() already)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from edge_profiler.client import LocalProfiler
     from nas.trial.predictor.calibrate import read_samples
