@@ -161,6 +161,7 @@ def summary(archs, rounds, predictor, **extra) -> dict:
     by_resolution = {str(res): sum(abs(e) <= 0.10 for a, e in zip(archs, errors) if a.resolution == res)
                      / max(1, sum(a.resolution == res for a in archs)) for res in RESOLUTIONS}
     return {"skipped_unmeasurable": skipped, "calibration_samples": predictor.samples, **extra,
+            "kernel_model": predictor.kernel_model, "kernel_model_selection": dict(predictor.selection),
             "archs": len(archs), "rounds": len(rounds),
             "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
             "within_10pct_by_resolution": by_resolution,

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from nas.trial.predictor.forest import KernelForest
 from nas.trial.predictor.kernels import Kernel, kernel_features, kernels_of
+from nas.trial.predictor.regression import relative_nnls
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,18 @@ class Predictor:
     # many verified whole-model measurements (empty / 0: as calibrated).
     refitted_from: str = ""
     refit_measurements: int = 0
+    # nn-Meter's per-kind random forests on the isolated kernels, when they beat the linear weights on the
+    # calibration's whole models (:func:`fit`); kinds they predict use ``forest_multipliers[kind]`` times
+    # the forest, the others and the per-model overhead use ``weights``.
+    forest: KernelForest | None = None
+    forest_multipliers: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # Cross-validated share within +-10 % on the calibration's whole models of each kernel model tried.
+    selection: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def kernel_model(self) -> str:
+        """``forest`` (per-kind random forests) or ``linear`` (the joint regression alone)."""
+        return "forest" if self.forest is not None else "linear"
 
     def predict_kernels(self, kernels: Sequence[Kernel], *, unseen: str = "warn") -> Prediction:
         row = _row(kernels)
@@ -129,8 +143,7 @@ class Predictor:
             raise PredictorError(f"kernels never seen in calibration: {', '.join(missing)}")
         if missing:
             logger.warning("kernels never seen in calibration, predicted without them: %s", ", ".join(missing))
-        total = sum(self.weights.get(name, 0.0) * value for name, value in row.items())
-        return Prediction(float(total * self.scale), missing)
+        return Prediction(float(sum(_contributions(self, kernels).values())), missing)
 
     def predict(self, arch: Any, *, unseen: str = "warn") -> Prediction:
         """Predicted p50 latency (ms) of the int8 model of ``arch`` (an ``Architecture``)."""
@@ -157,6 +170,7 @@ class Predictor:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["weights"] = dict(self.weights)
+        data["forest"] = self.forest.to_json() if self.forest is not None else None
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -178,6 +192,7 @@ class Predictor:
             if data.pop("format_version", None) != FORMAT_VERSION:
                 raise ValueError(f"format_version is not {FORMAT_VERSION}")
             data["key"] = DeviceKey(**data["key"])
+            data["forest"] = KernelForest.from_json(data["forest"]) if data.get("forest") else None
             return cls(**data)
         except (ValueError, TypeError, KeyError) as exc:
             raise PredictorError(f"{source} is not a latency predictor: {exc}") from None
@@ -191,26 +206,42 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
     """Two stages. First, joint non-negative least squares on relative error over kernel and whole-model
     samples (nn-Meter's kernel-level regression, Zhang et al., MobiSys 2021). Second, with at least
     ``MIN_WHOLE_MODELS`` whole models among the samples, one multiplier per kernel kind and one for the
-    per-model overhead fitted on those whole models (:func:`_kind_multipliers`): a kernel inside a model
+    per-model overhead fitted on those whole models (:func:`_fit_multipliers`): a kernel inside a model
     does not cost what it costs alone (on this machine, quiet, ~1.3x), and the many kernel rows would
-    otherwise outweigh the few whole-model rows (docs/latency_predictor.md, 7 Dec run)."""
-    from scipy.optimize import nnls
-
+    otherwise outweigh the few whole-model rows (docs/latency_predictor.md, 7 Dec run). The second stage
+    is fitted over two kernel models, the linear weights and nn-Meter's per-kind random forests on the
+    isolated kernels (:class:`~nas.trial.predictor.forest.KernelForest`), and the one with the larger
+    share within +-10 % in a 5-fold cross-validation over the whole models is kept (``selection``)."""
     if not samples:
         raise PredictorError("no calibration samples to fit")
-    rows = [_row(s.kernels) for s in samples]
-    names = sorted({name for row in rows for name in row})
-    y = np.array([s.latency_ms_p50 for s in samples])
-    scale = np.array([np.mean([row.get(n, 0.0) for row in rows if row.get(n)]) or 1.0 for n in names])
-    design = np.array([[row.get(n, 0.0) for n in names] for row in rows]) / scale
-    weights, _ = nnls(design / y[:, None], np.ones_like(y), maxiter=50 * len(names))
-    fitted = {n: float(w / s) for n, w, s in zip(names, weights, scale)}
+    fitted = relative_nnls([_row(s.kernels) for s in samples], [s.latency_ms_p50 for s in samples])
     wholes = [s for s in samples if s.whole_model]
-    predictor = Predictor(key=key, weights=fitted, samples=len(samples), **_fit_size(wholes))
-    if len(wholes) >= MIN_WHOLE_MODELS:
-        measured = [(s.kernels, s.latency_ms_p50) for s in wholes]
-        predictor = dataclasses.replace(predictor, weights=_kind_multipliers(predictor, measured))
-    return predictor
+    linear = Predictor(key=key, weights=fitted, samples=len(samples), **_fit_size(wholes))
+    if len(wholes) < MIN_WHOLE_MODELS:
+        return linear
+    forest = KernelForest(tuple((s.kernels[0], s.latency_ms_p50) for s in samples
+                                if not s.whole_model and len(s.kernels) == 1))
+    candidates = [linear] + ([dataclasses.replace(linear, forest=forest)] if forest.kinds else [])
+    measured = [(s.kernels, s.latency_ms_p50) for s in wholes]
+    selection = {c.kernel_model: _cross_validated_within(c, measured) for c in candidates}
+    best = max(candidates, key=lambda c: selection[c.kernel_model])
+    logger.info("latency predictor: %s kernel model (cross-validated share within +-10%% on %d whole models: %s)",
+                best.kernel_model, len(wholes), ", ".join(f"{k} {v:.0%}" for k, v in selection.items()))
+    return dataclasses.replace(_with_multipliers(best, *_fit_multipliers(_parts(best, measured))), selection=selection)
+
+
+def _cross_validated_within(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
+                            folds: int = 5) -> float:
+    """Share of whole models predicted within +-10 % by second stages fitted on the other folds."""
+    parts = _parts(predictor, measured)
+    hits = 0
+    for fold in range(folds):
+        train = [p for i, p in enumerate(parts) if i % folds != fold]
+        multipliers, ratio = _fit_multipliers(train)
+        for contributions, latency in parts[fold::folds]:
+            predicted = sum(v * multipliers.get(kind, ratio) for kind, v in contributions.items())
+            hits += abs(predicted / latency - 1.0) <= 0.10
+    return hits / len(parts)
 
 
 def _fit_size(models: Sequence[Sample]) -> dict[str, float]:
@@ -236,33 +267,51 @@ REFIT_PRIOR_WEIGHT = 0.1
 
 def _contributions(predictor: Predictor, kernels: Sequence[Kernel]) -> dict[str, float]:
     """Predicted ms of each kernel kind (``model`` = the per-model overhead), the scale folded in."""
-    parts: dict[str, float] = {}
-    for name, value in _row(kernels).items():
-        kind = name.split(":")[0]
-        parts[kind] = parts.get(kind, 0.0) + predictor.weights.get(name, 0.0) * value * predictor.scale
+    alone = predictor.forest.predict(kernels) if predictor.forest is not None else np.full(len(kernels), np.nan)
+    parts: dict[str, float] = {"model": predictor.weights.get(_OVERHEAD, 0.0) * predictor.scale}
+    for kernel, ms in zip(kernels, alone):
+        if np.isnan(ms):
+            ms = sum(predictor.weights.get(name, 0.0) * v for name, v in kernel_features(kernel).items())
+        else:
+            ms *= predictor.forest_multipliers.get(kernel.kind, 1.0)
+        parts[kernel.kind] = parts.get(kernel.kind, 0.0) + float(ms) * predictor.scale
     return parts
 
 
-def _kind_multipliers(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
-                      prior_weight: float = REFIT_PRIOR_WEIGHT) -> dict[str, float]:
-    """The predictor's weights (scale folded in) times one multiplier per kernel kind, fitted on whole-model
-    measurements ``(kernels, p50 ms)`` by non-negative least squares on relative error, with ``prior_weight``
-    rows pulling every multiplier toward the global ratio (median measured / predicted): a ridge prior
-    (Hoerl & Kennard 1970), so a few measurements give a global rescale and more separate the kinds."""
+def _parts(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]]
+           ) -> list[tuple[dict[str, float], float]]:
+    return [(_contributions(predictor, kernels), float(latency)) for kernels, latency in measured]
+
+
+def _fit_multipliers(parts: Sequence[tuple[Mapping[str, float], float]], prior_weight: float = REFIT_PRIOR_WEIGHT
+                     ) -> tuple[dict[str, float], float]:
+    """One multiplier per kernel kind (and ``model``), fitted on whole models' per-kind predicted ms and
+    measured ms by non-negative least squares on relative error, with ``prior_weight`` rows pulling every
+    multiplier toward the global ratio (median measured / predicted): a ridge prior (Hoerl & Kennard 1970),
+    so a few measurements give a global rescale and more separate the kinds. Returns the multipliers and
+    the global ratio (the multiplier of kinds absent from ``parts``)."""
     from scipy.optimize import nnls
 
-    parts = [_contributions(predictor, kernels) for kernels, _ in measured]
-    kinds = sorted({kind for part in parts for kind, value in part.items() if value})
-    y = np.array([latency for _, latency in measured], dtype=float)
-    predicted = np.array([sum(part.values()) for part in parts])
+    kinds = sorted({kind for part, _ in parts for kind, value in part.items() if value})
+    y = np.array([latency for _, latency in parts], dtype=float)
+    predicted = np.array([sum(part.values()) for part, _ in parts])
     ratio = float(np.median(y / predicted))
-    data = np.array([[part.get(kind, 0.0) * ratio for kind in kinds] for part in parts]) / y[:, None]
+    data = np.array([[part.get(kind, 0.0) * ratio for kind in kinds] for part, _ in parts]) / y[:, None]
     prior = np.sqrt(prior_weight) * np.eye(len(kinds))
     target = np.concatenate([np.ones(len(y)), np.sqrt(prior_weight) * np.ones(len(kinds))])
     relative, _ = nnls(np.vstack([data, prior]), target)
-    multipliers = {kind: ratio * float(m) for kind, m in zip(kinds, relative)}
-    return {name: w * predictor.scale * multipliers.get(name.split(":")[0], ratio)
-            for name, w in predictor.weights.items()}
+    return {kind: ratio * float(m) for kind, m in zip(kinds, relative)}, ratio
+
+
+def _with_multipliers(predictor: Predictor, multipliers: Mapping[str, float], default: float) -> Predictor:
+    """``predictor`` with each kind's weights and forest multiplier times its multiplier, the scale folded in."""
+    def times(kind: str) -> float:
+        return predictor.scale * multipliers.get(kind, default)
+
+    weights = {name: w * times(name.split(":")[0]) for name, w in predictor.weights.items()}
+    forest = {kind: predictor.forest_multipliers.get(kind, 1.0) * times(kind)
+              for kind in (predictor.forest.kinds if predictor.forest is not None else ())}
+    return dataclasses.replace(predictor, weights=weights, forest_multipliers=forest, scale=1.0)
 
 
 def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
@@ -278,6 +327,6 @@ def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kern
     """
     if not measured:
         raise PredictorError("no verified measurements to refit the predictor on")
-    weights = _kind_multipliers(predictor, measured, prior_weight)
-    return dataclasses.replace(predictor, weights=weights, scale=1.0, refitted_from=source or predictor.refitted_from,
+    refitted = _with_multipliers(predictor, *_fit_multipliers(_parts(predictor, measured), prior_weight))
+    return dataclasses.replace(refitted, refitted_from=source or predictor.refitted_from,
                                refit_measurements=len(measured))

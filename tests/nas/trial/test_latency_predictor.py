@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import statistics
 
@@ -94,6 +95,45 @@ def test_the_second_stage_fits_whole_models_where_kernels_alone_mislead(tmp_path
         kernel_errors.append(first_stage.predict(arch).latency_ms_p50 / truth - 1)
     assert max(abs(e) for e in errors) < 0.05
     assert statistics.median(kernel_errors) < -0.15  # what the kernels alone would predict: ~23 % too fast
+
+
+def _bent_ms(kernels) -> float:
+    """A device whose time per MAC is not linear in the work: channels fill 16-wide vector lanes, so 24
+    channels cost what 32 do (as on XNNPACK's int8 kernels), and a whole model costs 1.2x its kernels alone."""
+    total = 0.05
+    for k in kernels:
+        lanes = 16 * math.ceil(k.out_channels / 16) / k.out_channels
+        for name, value in kernel_features(k).items():
+            total += value * (1e-6 if name.endswith(":ops") else 5e-7 * lanes if "macs" in name else 1e-8)
+    return total if len(kernels) == 1 else 0.05 + 1.2 * (total - 0.05)
+
+
+def _bent_measure(item, profiler, params, *, seed=0):
+    result, sample = _fake_measure(item, profiler, params, seed=seed)
+    return result, dataclasses.replace(sample, latency_ms_p50=_bent_ms(sample.kernels))
+
+
+def test_the_forest_is_chosen_where_time_per_mac_bends_and_survives_a_save_and_a_refit(tmp_path):
+    predictor = calibrate(_space(), None, {}, tmp_path, budget_minutes=1, max_samples=300, progress=False,
+                          measure=_bent_measure)
+    assert predictor.kernel_model == "forest" and predictor.selection["forest"] > predictor.selection["linear"]
+    linear = dataclasses.replace(predictor, forest=None, forest_multipliers={})
+    rng = random.Random(11)
+    archs = [random_architecture(_space(), rng) for _ in range(30)]
+    errors = [abs(predictor.predict(a).latency_ms_p50 / _bent_ms(kernels_of(a)) - 1) for a in archs]
+    assert sum(e <= 0.10 for e in errors) >= 27
+    linear_errors = [abs(linear.predict(a).latency_ms_p50 / _bent_ms(kernels_of(a)) - 1) for a in archs]
+    assert statistics.median(linear_errors) > 2 * statistics.median(errors)
+    loaded = Predictor.load(tmp_path / PREDICTOR_FILE)
+    assert loaded == predictor and loaded.predict(archs[0]) == predictor.predict(archs[0])
+    measured = [(tuple(kernels_of(a)), 1.5 * _bent_ms(kernels_of(a))) for a in archs[:20]]
+    refit = refit_on_models(predictor, measured, source="cal")
+    assert refit.kernel_model == "forest"
+
+    def drifted_errors(p):
+        return [abs(p.predict(a).latency_ms_p50 / (1.5 * _bent_ms(kernels_of(a))) - 1) for a in archs[20:]]
+
+    assert statistics.median(drifted_errors(refit)) < 0.05 and statistics.median(drifted_errors(predictor)) > 0.3
 
 
 def test_key_mismatch_is_refused_naming_the_key(tmp_path):
