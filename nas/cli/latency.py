@@ -62,7 +62,8 @@ def _calibrate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
                           budget_minutes=args.budget_minutes, seed=args.seed, max_samples=args.max_samples,
                           progress=not args.quiet)
     return {"predictor": str(Path(args.out) / PREDICTOR_FILE), "samples": predictor.samples,
-            "key": predictor.key.__dict__}
+            "key": predictor.key.__dict__, "kernel_model": predictor.kernel_model,
+            "kernel_model_selection": dict(predictor.selection)}
 
 
 def _predict(args: argparse.Namespace, config: Any) -> dict[str, Any]:
