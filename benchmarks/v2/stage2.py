@@ -13,10 +13,10 @@ import dataclasses
 import datetime
 import logging
 import os
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,28 +162,42 @@ def run_stage2(config: V2Config, config_path: Path, results_path: Path,
     return sum(not unit_path(config, m, s).is_file() for m, s in order)
 
 
-def seconds_per_mac(config: V2Config) -> float | None:
-    """The finished units' median training seconds per MAC (None before any searched or baseline unit is done;
-    the plain CNN has no architecture string). MACs are a proxy for cost (protocol section 4)."""
+def train_time_model(config: V2Config) -> Callable[[float], float] | None:
+    """Training seconds as a function of MACs, from the finished units (None before any searched or baseline
+    unit is done; the plain CNN has no architecture string). With two or more distinct MAC counts, a least-
+    squares line ``a + b * MACs`` (a >= 0, b > 0): a unit has a fixed cost (data pipeline, graph tracing,
+    conversion, evaluation; ~800 s here) that a rate per MAC alone puts on the large units and takes from
+    the small ones. Otherwise the median seconds per MAC. MACs are a proxy for cost (protocol section 4)."""
+    import numpy as np
+
     from search_spaces.architecture import Architecture
     from search_spaces.cost import arch_cost
 
-    rates = [record["train_s"] / arch_cost(Architecture.from_string(record["architecture"])).macs
-             for record in map(read_json, sorted(config.stage2_units.glob("*.json")))
-             if record and record.get("architecture")]
-    return statistics.median(rates) if rates else None
-
-
-def estimated_train_s(config: V2Config, model: Model, rate: float | None = None) -> float | None:
-    """Training seconds of ``model``: ``rate`` (default :func:`seconds_per_mac`) times its MACs; None for the
-    plain CNN or without a rate."""
-    from search_spaces.architecture import Architecture
-    from search_spaces.cost import arch_cost
-
-    rate = seconds_per_mac(config) if rate is None else rate
-    if model.architecture is None or rate is None:
+    points = [(float(arch_cost(Architecture.from_string(record["architecture"])).macs), float(record["train_s"]))
+              for record in map(read_json, sorted(config.stage2_units.glob("*.json")))
+              if record and record.get("architecture")]
+    if not points:
         return None
-    return rate * arch_cost(Architecture.from_string(model.architecture)).macs
+    macs, seconds = np.array(points).T
+    if len(set(macs)) >= 2:
+        slope, intercept = np.polyfit(macs, seconds, 1)
+        if slope > 0 and intercept >= 0:
+            return lambda m: float(intercept + slope * m)
+    rate = float(np.median(seconds / macs))
+    return lambda m: rate * m
+
+
+def estimated_train_s(config: V2Config, model: Model,
+                      time_model: Callable[[float], float] | None = None) -> float | None:
+    """Training seconds of ``model`` by ``time_model`` (default :func:`train_time_model`) of its MACs; None
+    for the plain CNN or before any unit is done."""
+    from search_spaces.architecture import Architecture
+    from search_spaces.cost import arch_cost
+
+    time_model = train_time_model(config) if time_model is None else time_model
+    if model.architecture is None or time_model is None:
+        return None
+    return time_model(arch_cost(Architecture.from_string(model.architecture)).macs)
 
 
 def claim_next(config: V2Config, pending: list[dict[str, Any]],
@@ -193,13 +207,13 @@ def claim_next(config: V2Config, pending: list[dict[str, Any]],
     finish by then, or has no estimate."""
     claims = config.folder / "stage2" / "claims"
     claims.mkdir(parents=True, exist_ok=True)
-    rate = seconds_per_mac(config) if end != float("inf") else None  # the finished records, read once
+    time_model = train_time_model(config) if end != float("inf") else None  # the finished records, read once
     for item in pending:
         model, seed = Model(**item["model"]), item["seed"]
         if unit_path(config, model, seed).is_file():
             continue
         if end != float("inf"):
-            estimate = estimated_train_s(config, model, rate) if rate is not None else None
+            estimate = estimated_train_s(config, model, time_model) if time_model is not None else None
             if estimate is None or time.time() + 1.2 * estimate > end:
                 continue
         try:
@@ -249,5 +263,5 @@ def _now() -> str:
 
 
 __all__ = ["Model", "claim_next", "estimated_train_s", "mark_score_done", "mark_test_scored", "run_stage2",
-           "run_stage2_worker", "run_unit", "seconds_per_mac", "stage2_models", "tflite_path", "unit_name",
+           "run_stage2_worker", "run_unit", "stage2_models", "tflite_path", "train_time_model", "unit_name",
            "unit_order", "unit_path"]

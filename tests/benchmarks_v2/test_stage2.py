@@ -139,3 +139,20 @@ def test_with_an_end_only_units_estimated_to_finish_in_time_start(tmp_path):
     unit = stage2.claim_next(config, pending, end=time.time() + 900)  # 15 minutes: the 10-minute ones fit
     assert unit[0].label == models[0].label
     assert stage2.claim_next(config, pending, end=time.time() + 300) is None  # 5 minutes: nothing fits
+
+
+def test_the_time_model_keeps_a_fixed_cost_per_unit_so_small_units_are_not_underestimated(tmp_path):
+    config = load_v2_config("benchmarks/v2/smoke.yaml", out_dir=tmp_path)
+    small = get_baseline("mobilenet_v2_0.35").with_input(**INPUT).to_string()
+    big = get_baseline("mobilenet_v2_1.0").with_input(**INPUT).to_string()
+    config.stage2_units.mkdir(parents=True)
+    # Today's units: 0.35 (6.4 M MACs) 1,200 s and 1.0 (36.4 M MACs) 3,055 s on one core.
+    (config.stage2_units / "a-seed0.json").write_text(json.dumps({"architecture": small, "train_s": 1200.0}))
+    (config.stage2_units / "b-seed0.json").write_text(json.dumps({"architecture": big, "train_s": 3055.0}))
+    model = stage2.train_time_model(config)
+    assert model is not None
+    assert model(6428160) == pytest.approx(1200.0, rel=1e-6) and model(36381440) == pytest.approx(3055.0, rel=1e-6)
+    assert model(0) == pytest.approx(802, abs=5)  # the fixed cost a rate per MAC alone would lose
+    mid = get_baseline("mobilenet_v2_0.75").with_input(**INPUT).to_string()
+    estimate = stage2.estimated_train_s(config, stage2.Model("mid", mid, "baseline"))
+    assert 2000 < estimate < 2600  # the line through both; the median rate per MAC would say ~3,050 s
