@@ -55,10 +55,17 @@ def _test_accuracies(config: V2Config, units: dict[str, list[dict[str, Any]]], s
 
 
 def _target(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]], label: str, base: str) -> dict:
-    accuracy = welch_difference([r["test_accuracy_int8"] for r in units[label]],
-                                [r["test_accuracy_int8"] for r in units[base]])
+    """The accuracy difference (Welch) and the paired latency ratio of ``label`` against ``base``. With one
+    seed on either side there is no accuracy interval (``low``/``high`` None): the estimate is reported and
+    no target is decided on it (a smoke run has one seed)."""
+    a, b = ([r["test_accuracy_int8"] for r in units[name]] for name in (label, base))
+    if min(len(a), len(b)) > 1:
+        accuracy = welch_difference(a, b).__dict__
+    else:
+        accuracy = {"estimate": statistics.fmean(a) - statistics.fmean(b), "low": None, "high": None,
+                    "note": "one seed: no interval, no target decided"}
     ratio = paired_latency_ratio([r["p50_ms"][label] for r in rounds], [r["p50_ms"][base] for r in rounds])
-    return {"accuracy_difference": accuracy.__dict__, "latency_ratio": ratio.__dict__}
+    return {"accuracy_difference": accuracy, "latency_ratio": ratio.__dict__}
 
 
 def compare(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]], finalists: list[str]) -> dict:
@@ -76,6 +83,8 @@ def compare(units: dict[str, list[dict[str, Any]]], rounds: list[dict[str, Any]]
             comparison = _target(units, rounds, label, base)
             out["comparisons"][f"{label} vs {base}"] = comparison
             accuracy, ratio = comparison["accuracy_difference"], comparison["latency_ratio"]
+            if accuracy["low"] is None:
+                continue
             if base == BIG and accuracy["low"] > 0 and 1 / ratio["high"] >= 2.5:
                 out["target_1"].append(label)
             if base == SMALL and ratio["high"] <= 1 and accuracy["estimate"] >= 0.02 and accuracy["low"] > 0:

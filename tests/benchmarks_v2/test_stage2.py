@@ -156,3 +156,13 @@ def test_the_time_model_keeps_a_fixed_cost_per_unit_so_small_units_are_not_under
     mid = get_baseline("mobilenet_v2_0.75").with_input(**INPUT).to_string()
     estimate = stage2.estimated_train_s(config, stage2.Model("mid", mid, "baseline"))
     assert 2000 < estimate < 2600  # the line through both; the median rate per MAC would say ~3,050 s
+
+
+def test_one_seed_gives_estimates_and_decides_no_target():
+    units = _units({"fast": [0.91], "mobilenet_v2_1.0": [0.89], "mobilenet_v2_0.35": [0.86]})
+    rounds = [{"p50_ms": {"fast": 0.05, "mobilenet_v2_1.0": 0.15, "mobilenet_v2_0.35": 0.06}} for _ in range(3)]
+    result = compare(units, rounds, ["fast"])
+    difference = result["comparisons"]["fast vs mobilenet_v2_1.0"]["accuracy_difference"]
+    assert difference["estimate"] == pytest.approx(0.02) and difference["low"] is None
+    assert result["target_1"] == [] and result["target_2"] == []
+    assert result["models"]["fast"]["test_accuracy_int8"] == {"estimate": 0.91}
