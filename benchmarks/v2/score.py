@@ -109,12 +109,41 @@ def score(config: V2Config, results_path: Path) -> dict[str, Any]:
             **compare(units, rounds, finalists)}
 
 
+def chart(scored: dict[str, Any], path: Path) -> None:
+    """Int8 test accuracy (mean over seeds, 95 % t-interval as a bar) against the median latency of the
+    interleaved rounds (log axis), one labelled point per model: finalists, MobileNetV2s, the plain CNN."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for label, model in scored["models"].items():
+        accuracy = model["test_accuracy_int8"]
+        low, high = accuracy.get("low"), accuracy.get("high")
+        error = [[accuracy["estimate"] - low], [high - accuracy["estimate"]]] if low is not None else None
+        colour = "tab:blue" if "#" in label else "tab:red" if label.startswith("mobilenet") else "tab:grey"
+        axes.errorbar(model["latency_ms"], accuracy["estimate"], yerr=error, fmt="o", color=colour, capsize=3)
+        axes.annotate(label, (model["latency_ms"], accuracy["estimate"]), textcoords="offset points",
+                      xytext=(4, 4), fontsize=7)
+    axes.set_xscale("log")
+    axes.set_xlabel("latency p50 (ms), median of the interleaved rounds")
+    axes.set_ylabel("int8 test accuracy (mean over seeds, 95 % interval)")
+    axes.set_title("Benchmark v2 stage 2: finalists (blue), MobileNetV2 (red), plain CNN (grey)", fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def write_score(config: V2Config, results_path: Path, out: Path) -> dict[str, Any]:
-    """:func:`score`, written to ``out``; then the scoring is marked finished (a second one is refused)."""
+    """:func:`score`, written to ``out`` with its chart beside it (``.png``); then the scoring is marked
+    finished (a second one is refused)."""
     scored = score(config, results_path)
     write_json(out, scored)
+    chart(scored, out.with_suffix(".png"))
     stage2.mark_score_done(config)
     return scored
 
 
-__all__ = ["compare", "score", "write_score"]
+__all__ = ["chart", "compare", "score", "write_score"]

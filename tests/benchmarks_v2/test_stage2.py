@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.v2 import stage2
 from benchmarks.v2.config import load_v2_config
-from benchmarks.v2.score import compare
+from benchmarks.v2.score import chart, compare
 from search_spaces.architecture import Architecture
 from search_spaces.baselines import get_baseline
 
@@ -166,3 +166,10 @@ def test_one_seed_gives_estimates_and_decides_no_target():
     assert difference["estimate"] == pytest.approx(0.02) and difference["low"] is None
     assert result["target_1"] == [] and result["target_2"] == []
     assert result["models"]["fast"]["test_accuracy_int8"] == {"estimate": 0.91}
+
+
+def test_the_chart_draws_models_with_and_without_intervals(tmp_path):
+    units = _units({"fast": [0.905, 0.91, 0.915], "mobilenet_v2_1.0": [0.89, 0.895, 0.90], "small_cnn": [0.8]})
+    rounds = [{"p50_ms": {"fast": 0.05, "mobilenet_v2_1.0": 0.15, "small_cnn": 0.02}} for _ in range(3)]
+    chart(compare(units, rounds, ["fast"]), tmp_path / "score.png")
+    assert (tmp_path / "score.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
