@@ -61,6 +61,8 @@ def test_summary_skips_unmeasurable_models_and_scores_the_median_round():
 
     class Fixed:
         samples = 5
+        kernel_model = "linear"
+        selection = {"linear": 0.9}
 
         def predict(self, arch):
             return Prediction(10.0)
@@ -70,6 +72,7 @@ def test_summary_skips_unmeasurable_models_and_scores_the_median_round():
     result = bench.summary(archs, rounds, Fixed())
     assert result["skipped_unmeasurable"] == 1 and result["archs"] == 3
     assert result["within_10pct"] == pytest.approx(2 / 3) and result["median_signed_error"] == pytest.approx(-0.05 / 1.05)
+    assert result["kernel_model"] == "linear" and result["kernel_model_selection"] == {"linear": 0.9}
 
 
 def test_a_fresh_test_seed_draws_other_architectures():
