@@ -27,6 +27,8 @@ from pathlib import Path
 
 from scipy.stats import spearmanr
 
+from nas.trial.predictor.calibrate import PLANS
+
 SPACES_DIR = Path(__file__).resolve().parent / "spaces"
 TEST_SPACES = ("default", "other_widths", "fused_heavy")
 PARAMS = {"threads": 1, "use_xnnpack": True, "runs": 20, "warmup_runs": 3}
@@ -67,11 +69,11 @@ def calibration_phase(args, profiler, out: Path):
         return predictor, folder
     folder, loads, start = out / "calibration", [os.getloadavg()], time.monotonic()
     predictor = calibrate(_space("default"), profiler, PARAMS, folder, budget_minutes=args.calibrate_minutes,
-                          max_samples=args.max_samples)
+                          max_samples=args.max_samples, weighting=args.plan)
     loads.append(os.getloadavg())
     if args.calibrate_minutes > 0:  # 0 refits what the folder holds: no calibration time to record
         record = {"calibration_s": time.monotonic() - start, "samples": predictor.samples, "loads": loads,
-                  "budget_minutes": args.calibrate_minutes, "max_samples": args.max_samples}
+                  "budget_minutes": args.calibrate_minutes, "max_samples": args.max_samples, "plan": args.plan}
         (out / "calibration_time.json").write_text(json.dumps(record))
     return predictor, folder
 
@@ -192,7 +194,14 @@ def main() -> None:
                         help=f"seed of the test architectures ({TEST_SEED}: the one of the earlier runs)")
     parser.add_argument("--refit", action="store_true",
                         help="with --calibration: refit the predictor from its samples with the current fit()")
+    parser.add_argument("--plan", choices=PLANS, default="uniform",
+                        help="kernel order of a calibration made here (nas.trial.predictor.calibrate.plan)")
+    parser.add_argument("--also", metavar="DIR",
+                        help="a second calibration folder, refitted and scored on the same measured rounds "
+                             "(result_<space>[_seed<n>]_also.json); the test architectures avoid both logs")
     args = parser.parse_args()
+    if args.also and not (Path(args.also) / "samples.jsonl").is_file():
+        parser.error(f"--also {args.also}: no calibration there (samples.jsonl missing)")
     if args.refit and not args.calibration:
         parser.error("--refit needs --calibration (a calibration made here is fitted by the current fit() already)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -204,8 +213,8 @@ def main() -> None:
     profiler = LocalProfiler()
     predictor, calibration = calibration_phase(args, profiler, out)
     recheck = recheck_calibration(calibration, profiler, args.recheck) if args.calibration and args.recheck else None
-    archs = draw_test_architectures(args.test_space, args.archs, {s.name for s in read_samples(calibration)},
-                                    args.test_seed)
+    used = {s.name for folder in [calibration] + ([Path(args.also)] if args.also else []) for s in read_samples(folder)}
+    archs = draw_test_architectures(args.test_space, args.archs, used, args.test_seed)
     tag = args.test_space + ("" if args.test_seed == TEST_SEED else f"_seed{args.test_seed}")
     rounds, loads = measured_rounds(archs, args.rounds, profiler, out / f"test_{tag}")
     result = summary(archs, rounds, predictor, calibration=str(calibration), test_space=args.test_space,
@@ -213,6 +222,14 @@ def main() -> None:
     name = "result.json" if tag == "default" else f"result_{tag}.json"
     (out / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "per_arch"}, indent=1))
+    if args.also:  # the same truth, another calibration's predictor (fitted now, its folder left as it was)
+        from nas.trial.predictor.model import fit
+
+        other = fit(read_samples(Path(args.also)), predictor.key)
+        also = summary(archs, rounds, other, calibration=args.also, test_space=args.test_space, load_averages=loads,
+                       test_seed=args.test_seed, refit=True)
+        (out / name.replace(".json", "_also.json")).write_text(json.dumps(also, indent=1))
+        print(json.dumps({k: v for k, v in also.items() if k != "per_arch"}, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,12 +21,16 @@ _P50_KEY, _ARCH_KEY, _LATENCY, _P50 = "latency_ms_p50", "architecture", "latency
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nas.trial.predictor.calibrate import PLANS
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     cal = sub.add_parser("calibrate", help="measure kernel models of the space and fit predictor.json")
     cal.add_argument("--out", required=True, help="calibration folder (samples.jsonl, predictor.json); resumable")
     cal.add_argument("--budget-minutes", type=float, default=20.0, help="stop measuring after this long")
     cal.add_argument("--max-samples", type=int, default=400, help="kernel and whole-model samples at most")
     cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--plan", choices=PLANS, default="uniform",
+                     help="kernel order: as random architectures bring them, or more of the large-activation ones")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     for action, text in (("predict", "predicted p50 latency of one architecture"),
                          ("measure", "measured p50 latency of its untrained int8 model")):
@@ -60,7 +64,7 @@ def _calibrate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     space = build_space(config, channels=config.search_space_channels or 3, num_classes=1000)
     predictor = calibrate(space, make_profiler(config.profiler), config.profiler.measure_kwargs(), args.out,
                           budget_minutes=args.budget_minutes, seed=args.seed, max_samples=args.max_samples,
-                          progress=not args.quiet)
+                          progress=not args.quiet, weighting=args.plan)
     return {"predictor": str(Path(args.out) / PREDICTOR_FILE), "samples": predictor.samples,
             "key": predictor.key.__dict__, "kernel_model": predictor.kernel_model,
             "kernel_model_selection": dict(predictor.selection)}

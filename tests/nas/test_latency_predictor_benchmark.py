@@ -80,3 +80,30 @@ def test_a_fresh_test_seed_draws_other_architectures():
     assert [a.to_string() for a in bench.draw_test_architectures("default", 3, set(), bench.TEST_SEED)] == first
     fresh = [a.to_string() for a in bench.draw_test_architectures("default", 3, set(), 2026)]
     assert not set(fresh) & set(first)
+
+
+def test_also_scores_a_second_calibration_on_the_same_rounds(tmp_path, monkeypatch):
+    from nas.trial.predictor.calibrate import calibrate, read_samples
+    from tests.nas.trial.test_latency_predictor import _fake_measure
+
+    space = bench._space("default")
+    for name, plan in (("a", "uniform"), ("b", "activation")):
+        calibrate(space, None, {}, tmp_path / name, budget_minutes=1, max_samples=40, progress=False,
+                  measure=_fake_measure, weighting=plan)
+    assert {s.name for s in read_samples(tmp_path / "a")} != {s.name for s in read_samples(tmp_path / "b")}
+    monkeypatch.setattr(bench, "_model", lambda arch, folder, index: b"x" * (index + 1))
+    monkeypatch.setattr("edge_profiler.client.LocalProfiler", FakeProfiler)
+    monkeypatch.setattr("sys.argv", ["latency_predictor.py", "--out", str(tmp_path / "out"), "--calibration",
+                                     str(tmp_path / "a"), "--recheck", "0", "--also", str(tmp_path / "b"),
+                                     "--archs", "2", "--rounds", "1", "--test-seed", "7"])
+    bench.main()
+    first = json.loads((tmp_path / "out" / "result_default_seed7.json").read_text())
+    also = json.loads((tmp_path / "out" / "result_default_seed7_also.json").read_text())
+    assert [a["measured"] for a in first["per_arch"]] == [a["measured"] for a in also["per_arch"]]  # one truth
+    assert also["calibration"] == str(tmp_path / "b") and first["calibration"] == str(tmp_path / "a")
+    used = {s.name for folder in ("a", "b") for s in read_samples(tmp_path / folder)}
+    assert not {f"arch:{a['arch']}" for a in first["per_arch"]} & used
+    monkeypatch.setattr("sys.argv", ["latency_predictor.py", "--calibration", str(tmp_path / "a"),
+                                     "--also", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit):
+        bench.main()

@@ -34,8 +34,28 @@ def random_architecture(space: Any, rng: random.Random) -> Any:
     return space.architecture({c.name: rng.choice(list(c.values)) for c in space.parameters()})
 
 
-def plan(space: Any, *, seed: int = 0, whole_every: int = 10, limit: int = 100_000) -> Iterator[tuple[str, Any]]:
-    """``(name, Kernel or Architecture)`` to measure: new kernels, every ``whole_every``-th a whole model."""
+#: How a calibration orders the kernels it measures (:func:`plan`).
+PLANS = ("uniform", "activation")
+_TIME_POOL_ARCHS = 1000
+
+
+def plan(space: Any, *, seed: int = 0, whole_every: int = 10, limit: int = 100_000,
+         weighting: str = "uniform") -> Iterator[tuple[str, Any]]:
+    """``(name, Kernel or Architecture)`` to measure: new kernels, every ``whole_every``-th a whole model.
+
+    ``uniform``: the kernels as random architectures bring them, so the few large kernels (the first stages
+    at the largest resolution: 6 % of the 7 Dec calibration, 63 % of them within +-10 % against 84 % of the
+    rest) come rarely. ``activation``: the distinct kernels of 1,000 random architectures drawn without
+    replacement (Efraimidis & Spirakis 2006) with weight half uniform, half proportional to the kernel's
+    expanded activation (``in_px^2 x in_channels x expansion``, the widest tensor it reads and writes, the
+    one that leaves the caches), a defensive mixture (Hesterberg 1995): about 1.7x as many large kernels
+    in the first 200-700 samples (a weight by MACs gave 1.0-1.3x: the head's and late stages' MACs are
+    large too)."""
+    if weighting not in PLANS:
+        raise ValueError(f"calibration plan {weighting!r} is not one of {', '.join(PLANS)}")
+    if weighting == "activation":
+        yield from _activation_weighted_plan(space, seed=seed, whole_every=whole_every, limit=limit)
+        return
     rng, seen, count = random.Random(seed), set(), 0
     while count < limit:
         arch = random_architecture(space, rng)
@@ -46,6 +66,26 @@ def plan(space: Any, *, seed: int = 0, whole_every: int = 10, limit: int = 100_0
                 yield kernel.key(), kernel
                 if count % whole_every == 0:
                     yield f"arch:{arch.to_string()}", arch
+
+
+def _expanded_activation(kernel: Kernel) -> float:
+    return float(kernel.in_px * kernel.in_px * kernel.in_channels * kernel.expansion)
+
+
+def _activation_weighted_plan(space: Any, *, seed: int, whole_every: int, limit: int) -> Iterator[tuple[str, Any]]:
+    rng = random.Random(seed)
+    archs = [random_architecture(space, rng) for _ in range(_TIME_POOL_ARCHS)]
+    pool = list({k.key(): k for arch in archs for k in kernels_of(arch)}.values())
+    sizes = [_expanded_activation(k) for k in pool]
+    total = sum(sizes) or 1.0
+    weights = [0.5 / len(pool) + 0.5 * size / total for size in sizes]
+    keys = [rng.random() ** (1.0 / w) for w in weights]  # the largest keys are the weighted sample
+    ordered = [pool[i] for i in sorted(range(len(pool)), key=lambda i: -keys[i])]
+    for count, kernel in enumerate(ordered[:limit], start=1):
+        yield kernel.key(), kernel
+        if count % whole_every == 0:
+            arch = archs[(count // whole_every - 1) % len(archs)]
+            yield f"arch:{arch.to_string()}", arch
 
 
 def read_samples(out_dir: Path) -> list[Sample]:
@@ -95,7 +135,8 @@ def measure_one(item: Any, profiler: Any, params: dict[str, Any], *, seed: int =
 
 def calibrate(space: Any, profiler: Any, params: dict[str, Any], out_dir: str | Path, *, budget_minutes: float,
               seed: int = 0, max_samples: int = 400, progress: bool = True,
-              measure: Callable[..., tuple[dict[str, Any], Sample]] = measure_one) -> Predictor:
+              measure: Callable[..., tuple[dict[str, Any], Sample]] = measure_one,
+              weighting: str = "uniform") -> Predictor:
     """Measure until the budget or ``max_samples``, then fit and write ``predictor.json`` in ``out_dir``."""
     from tqdm import tqdm
 
@@ -111,7 +152,7 @@ def calibrate(space: Any, profiler: Any, params: dict[str, Any], out_dir: str | 
     deadline = time.monotonic() + budget_minutes * 60.0
     bar = tqdm(total=max_samples, initial=len(samples), disable=not progress, unit="model", desc="calibrating")
     try:
-        for name, item in plan(space, seed=seed, limit=max_samples):
+        for name, item in plan(space, seed=seed, limit=max_samples, weighting=weighting):
             if len(samples) >= max_samples or time.monotonic() >= deadline:
                 break
             if name in done:

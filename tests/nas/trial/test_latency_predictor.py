@@ -381,3 +381,20 @@ def test_a_retried_trial_replaces_its_measurement_it_does_not_count_twice(tmp_pa
         device.truth_ms(other, drifted=True), device.truth_ms(arch, drifted=True)]
     resumed = _verifier(tmp_path, 1.0)
     assert resumed.verified == source.verified and set(resumed.points) == {arch.to_string(), other.to_string()}
+
+
+def test_the_activation_weighted_plan_measures_more_large_kernels_early():
+    from nas.trial.predictor.calibrate import plan
+
+    def large_share(weighting: str) -> float:
+        kernels = [item for _, item in plan(_space(), seed=0, limit=450, weighting=weighting)
+                   if isinstance(item, Kernel)][:400]
+        assert len({k.key() for k in kernels}) == 400
+        return sum(k.in_px * k.in_px * k.in_channels * k.expansion > 200_000 for k in kernels) / len(kernels)
+
+    assert large_share("activation") > 1.4 * large_share("uniform")
+    items = list(plan(_space(), seed=0, limit=30, weighting="activation"))
+    assert items == list(plan(_space(), seed=0, limit=30, weighting="activation"))  # deterministic: resumable
+    assert sum(isinstance(item, Architecture) for _, item in items) == 3  # every 10th sample a whole model
+    with pytest.raises(ValueError, match="calibration plan 'big' is not one of uniform, activation"):
+        next(plan(_space(), weighting="big"))
