@@ -7,8 +7,10 @@ whole calibration architecture, is a row ``latency = overhead + sum over its ker
 with the features of :func:`nas.trial.predictor.kernels.kernel_features`; the weights (one set per
 kernel kind and operator, non-negative) and the per-model overhead are fitted together by
 non-negative least squares on relative error (``scipy.optimize.nnls``, rows divided by the measured
-latency). The size of the int8 flatbuffer is fitted on the whole-model samples the same way
-(bytes ~ parameters + per-kernel overhead).
+latency). Then, with enough whole models, either these weights or nn-Meter's per-kind random forests
+on the isolated kernels (:mod:`nas.trial.predictor.forest`), whichever cross-validates better on the
+whole models, get one multiplier per kernel kind fitted on the whole models (:func:`fit`). The size of
+the int8 flatbuffer is fitted on the whole-model samples (bytes ~ parameters + per-kernel overhead).
 
 The file is keyed (:class:`DeviceKey`) by what makes latencies comparable; :meth:`Predictor.check_key`
 refuses another device or setting naming the differing key.
