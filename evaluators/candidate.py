@@ -156,6 +156,17 @@ class _Timer:
         self.timings[self.name] = round(time.perf_counter() - self.start, 3)
 
 
+def _save_keras_model(model: Any, workdir: Path, result: CandidateResult, timings: dict[str, float]) -> None:
+    """Save ``model.keras`` beside the candidate's other artifacts; a failure is logged, not the candidate's."""
+    with _Timer(timings, "save"):
+        keras_path = workdir / KERAS_MODEL_NAME
+        try:
+            model.save(keras_path)
+            result.artifacts["keras_model"] = str(keras_path)
+        except Exception as exc:  # an artifact problem, not a bad candidate
+            logger.warning("could not save the Keras model to %s: %s", keras_path, exc)
+
+
 def _build(arch: Any, bn_momentum: float | None, seed: int) -> tuple[Any, int, int]:
     from search_spaces import arch_cost, build_model
     from search_spaces.keras_backend import keras
@@ -331,13 +342,7 @@ class TrainingEvaluator:
             raise _Failed("train", f"diverged: {trained.divergence_reason}")
         result.keras_accuracy = trained.val_accuracy
         if self.save_keras_model:
-            with _Timer(timings, "save"):
-                keras_path = workdir / KERAS_MODEL_NAME
-                try:
-                    model.save(keras_path)
-                    result.artifacts["keras_model"] = str(keras_path)
-                except Exception as exc:  # an artifact problem, not a bad candidate
-                    logger.warning("could not save the Keras model to %s: %s", keras_path, exc)
+            _save_keras_model(model, workdir, result, timings)
         with _Timer(timings, "convert"):
             try:
                 converted = convert(model, "qat_int8" if self.qat_epochs else "int8", calibration=dataset,

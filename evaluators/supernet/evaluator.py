@@ -18,11 +18,11 @@ import numpy as np
 
 from evaluators.candidate import (
     FAILED,
-    KERAS_MODEL_NAME,
     TFLITE_INT8_NAME,
     CandidateResult,
     _arch_string,
     _Failed,
+    _save_keras_model,
     _Timer,
     runtime_versions,
 )
@@ -115,13 +115,7 @@ class SupernetEvaluator:
             with _Timer(timings, "keras_evaluate"):
                 result.keras_accuracy = _float_accuracy(model, dataset)
         if self.save_keras_model:
-            with _Timer(timings, "save"):
-                keras_path = workdir / KERAS_MODEL_NAME
-                try:
-                    model.save(keras_path)
-                    result.artifacts["keras_model"] = str(keras_path)
-                except Exception as exc:  # an artifact problem, not a bad candidate
-                    logger.warning("could not save the Keras model to %s: %s", keras_path, exc)
+            _save_keras_model(model, workdir, result, timings)
         with _Timer(timings, "convert"):
             try:
                 converted = convert(model, "int8", calibration=dataset, calibration_samples=self.calibration_samples,
