@@ -7,8 +7,8 @@ whole calibration architecture, is a row ``latency = overhead + sum over its ker
 with the features of :func:`nas.trial.predictor.kernels.kernel_features`; the weights (one set per
 kernel kind and operator, non-negative) and the per-model overhead are fitted together by
 non-negative least squares on relative error (``scipy.optimize.nnls``, rows divided by the measured
-latency). Then, with enough whole models, either these weights or nn-Meter's per-kind random forests
-on the isolated kernels (:mod:`nas.trial.predictor.forest`), whichever cross-validates better on the
+latency). Then, with enough whole models, either these weights or per-kind boosted trees on the
+isolated kernels (:mod:`nas.trial.predictor.trees`, nn-Meter's tree models), whichever cross-validates better on the
 whole models, get one multiplier per kernel kind fitted on the whole models (:func:`fit`). The size of
 the int8 flatbuffer is fitted on the whole-model samples (bytes ~ parameters + per-kernel overhead).
 
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from nas.trial.predictor.forest import KernelForest
 from nas.trial.predictor.kernels import Kernel, kernel_features, kernels_of
 from nas.trial.predictor.regression import relative_nnls
+from nas.trial.predictor.trees import KernelTrees
 
 logger = logging.getLogger(__name__)
 
@@ -125,18 +125,18 @@ class Predictor:
     # many verified whole-model measurements (empty / 0: as calibrated).
     refitted_from: str = ""
     refit_measurements: int = 0
-    # nn-Meter's per-kind random forests on the isolated kernels, when they beat the linear weights on the
-    # calibration's whole models (:func:`fit`); kinds they predict use ``forest_multipliers[kind]`` times
-    # the forest, the others and the per-model overhead use ``weights``.
-    forest: KernelForest | None = None
-    forest_multipliers: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # Per-kind boosted trees on the isolated kernels, when they beat the linear weights on the calibration's
+    # whole models (:func:`fit`); kinds they predict use ``trees_multipliers[kind]`` times the trees, the
+    # others and the per-model overhead use ``weights``.
+    trees: KernelTrees | None = None
+    trees_multipliers: Mapping[str, float] = dataclasses.field(default_factory=dict)
     # Cross-validated share within +-10 % on the calibration's whole models of each kernel model tried.
     selection: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def kernel_model(self) -> str:
-        """``forest`` (per-kind random forests) or ``linear`` (the joint regression alone)."""
-        return "forest" if self.forest is not None else "linear"
+        """``trees`` (per-kind boosted trees) or ``linear`` (the joint regression alone)."""
+        return "trees" if self.trees is not None else "linear"
 
     def predict_kernels(self, kernels: Sequence[Kernel], *, unseen: str = "warn") -> Prediction:
         row = _row(kernels)
@@ -172,7 +172,7 @@ class Predictor:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["weights"] = dict(self.weights)
-        data["forest"] = self.forest.to_json() if self.forest is not None else None
+        data["trees"] = self.trees.to_json() if self.trees is not None else None
         data["format_version"] = FORMAT_VERSION
         return data
 
@@ -194,7 +194,7 @@ class Predictor:
             if data.pop("format_version", None) != FORMAT_VERSION:
                 raise ValueError(f"format_version is not {FORMAT_VERSION}")
             data["key"] = DeviceKey(**data["key"])
-            data["forest"] = KernelForest.from_json(data["forest"]) if data.get("forest") else None
+            data["trees"] = KernelTrees.from_json(data["trees"]) if data.get("trees") else None
             return cls(**data)
         except (ValueError, TypeError, KeyError) as exc:
             raise PredictorError(f"{source} is not a latency predictor: {exc}") from None
@@ -211,8 +211,8 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
     per-model overhead fitted on those whole models (:func:`_fit_multipliers`): a kernel inside a model
     does not cost what it costs alone (on this machine, quiet, ~1.3x), and the many kernel rows would
     otherwise outweigh the few whole-model rows (docs/latency_predictor.md, 7 Dec run). The second stage
-    is fitted over two kernel models, the linear weights and nn-Meter's per-kind random forests on the
-    isolated kernels (:class:`~nas.trial.predictor.forest.KernelForest`), and the one with the larger
+    is fitted over two kernel models, the linear weights and per-kind boosted trees on the isolated kernels
+    (:class:`~nas.trial.predictor.trees.KernelTrees`), and the one with the larger
     share within +-10 % in a 5-fold cross-validation over the whole models is kept (``selection``)."""
     if not samples:
         raise PredictorError("no calibration samples to fit")
@@ -221,9 +221,9 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
     linear = Predictor(key=key, weights=fitted, samples=len(samples), **_fit_size(wholes))
     if len(wholes) < MIN_WHOLE_MODELS:
         return linear
-    forest = KernelForest(tuple((s.kernels[0], s.latency_ms_p50) for s in samples
-                                if not s.whole_model and len(s.kernels) == 1))
-    candidates = [linear] + ([dataclasses.replace(linear, forest=forest)] if forest.kinds else [])
+    trees = KernelTrees(tuple((s.kernels[0], s.latency_ms_p50) for s in samples
+                              if not s.whole_model and len(s.kernels) == 1))
+    candidates = [linear] + ([dataclasses.replace(linear, trees=trees)] if trees.kinds else [])
     measured = [(s.kernels, s.latency_ms_p50) for s in wholes]
     selection = {c.kernel_model: _cross_validated_within(c, measured) for c in candidates}
     best = max(candidates, key=lambda c: selection[c.kernel_model])
@@ -269,13 +269,13 @@ REFIT_PRIOR_WEIGHT = 0.1
 
 def _contributions(predictor: Predictor, kernels: Sequence[Kernel]) -> dict[str, float]:
     """Predicted ms of each kernel kind (``model`` = the per-model overhead), the scale folded in."""
-    alone = predictor.forest.predict(kernels) if predictor.forest is not None else np.full(len(kernels), np.nan)
+    alone = predictor.trees.predict(kernels) if predictor.trees is not None else np.full(len(kernels), np.nan)
     parts: dict[str, float] = {"model": predictor.weights.get(_OVERHEAD, 0.0) * predictor.scale}
     for kernel, ms in zip(kernels, alone):
         if np.isnan(ms):
             ms = sum(predictor.weights.get(name, 0.0) * v for name, v in kernel_features(kernel).items())
         else:
-            ms *= predictor.forest_multipliers.get(kernel.kind, 1.0)
+            ms *= predictor.trees_multipliers.get(kernel.kind, 1.0)
         parts[kernel.kind] = parts.get(kernel.kind, 0.0) + float(ms) * predictor.scale
     return parts
 
@@ -306,14 +306,14 @@ def _fit_multipliers(parts: Sequence[tuple[Mapping[str, float], float]], prior_w
 
 
 def _with_multipliers(predictor: Predictor, multipliers: Mapping[str, float], default: float) -> Predictor:
-    """``predictor`` with each kind's weights and forest multiplier times its multiplier, the scale folded in."""
+    """``predictor`` with each kind's weights and trees multiplier times its multiplier, the scale folded in."""
     def times(kind: str) -> float:
         return predictor.scale * multipliers.get(kind, default)
 
     weights = {name: w * times(name.split(":")[0]) for name, w in predictor.weights.items()}
-    forest = {kind: predictor.forest_multipliers.get(kind, 1.0) * times(kind)
-              for kind in (predictor.forest.kinds if predictor.forest is not None else ())}
-    return dataclasses.replace(predictor, weights=weights, forest_multipliers=forest, scale=1.0)
+    trees = {kind: predictor.trees_multipliers.get(kind, 1.0) * times(kind)
+             for kind in (predictor.trees.kinds if predictor.trees is not None else ())}
+    return dataclasses.replace(predictor, weights=weights, trees_multipliers=trees, scale=1.0)
 
 
 def refit_on_models(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],

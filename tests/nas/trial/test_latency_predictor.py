@@ -113,11 +113,11 @@ def _bent_measure(item, profiler, params, *, seed=0):
     return result, dataclasses.replace(sample, latency_ms_p50=_bent_ms(sample.kernels))
 
 
-def test_the_forest_is_chosen_where_time_per_mac_bends_and_survives_a_save_and_a_refit(tmp_path):
+def test_the_trees_are_chosen_where_time_per_mac_bends_and_survive_a_save_and_a_refit(tmp_path):
     predictor = calibrate(_space(), None, {}, tmp_path, budget_minutes=1, max_samples=300, progress=False,
                           measure=_bent_measure)
-    assert predictor.kernel_model == "forest" and predictor.selection["forest"] > predictor.selection["linear"]
-    linear = dataclasses.replace(predictor, forest=None, forest_multipliers={})
+    assert predictor.kernel_model == "trees" and predictor.selection["trees"] > predictor.selection["linear"]
+    linear = dataclasses.replace(predictor, trees=None, trees_multipliers={})
     rng = random.Random(11)
     archs = [random_architecture(_space(), rng) for _ in range(30)]
     errors = [abs(predictor.predict(a).latency_ms_p50 / _bent_ms(kernels_of(a)) - 1) for a in archs]
@@ -128,7 +128,7 @@ def test_the_forest_is_chosen_where_time_per_mac_bends_and_survives_a_save_and_a
     assert loaded == predictor and loaded.predict(archs[0]) == predictor.predict(archs[0])
     measured = [(tuple(kernels_of(a)), 1.5 * _bent_ms(kernels_of(a))) for a in archs[:20]]
     refit = refit_on_models(predictor, measured, source="cal")
-    assert refit.kernel_model == "forest"
+    assert refit.kernel_model == "trees"
 
     def drifted_errors(p):
         return [abs(p.predict(a).latency_ms_p50 / (1.5 * _bent_ms(kernels_of(a))) - 1) for a in archs[20:]]
