@@ -170,10 +170,7 @@ def train_time_model(config: V2Config) -> Callable[[float], float] | None:
     the small ones. Otherwise the median seconds per MAC. MACs are a proxy for cost (protocol section 4)."""
     import numpy as np
 
-    from search_spaces.architecture import Architecture
-    from search_spaces.cost import arch_cost
-
-    points = [(float(arch_cost(Architecture.from_string(record["architecture"])).macs), float(record["train_s"]))
+    points = [(_macs(record["architecture"]), float(record["train_s"]))
               for record in map(read_json, sorted(config.stage2_units.glob("*.json")))
               if record and record.get("architecture")]
     if not points:
@@ -191,13 +188,17 @@ def estimated_train_s(config: V2Config, model: Model,
                       time_model: Callable[[float], float] | None = None) -> float | None:
     """Training seconds of ``model`` by ``time_model`` (default :func:`train_time_model`) of its MACs; None
     for the plain CNN or before any unit is done."""
-    from search_spaces.architecture import Architecture
-    from search_spaces.cost import arch_cost
-
     time_model = train_time_model(config) if time_model is None else time_model
     if model.architecture is None or time_model is None:
         return None
-    return time_model(arch_cost(Architecture.from_string(model.architecture)).macs)
+    return time_model(_macs(model.architecture))
+
+
+def _macs(architecture: str) -> float:
+    from search_spaces.architecture import Architecture
+    from search_spaces.cost import arch_cost
+
+    return float(arch_cost(Architecture.from_string(architecture)).macs)
 
 
 def claim_next(config: V2Config, pending: list[dict[str, Any]],

@@ -36,7 +36,7 @@ def random_architecture(space: Any, rng: random.Random) -> Any:
 
 #: How a calibration orders the kernels it measures (:func:`plan`).
 PLANS = ("uniform", "activation")
-_TIME_POOL_ARCHS = 1000
+_ACTIVATION_POOL_ARCHS = 1000
 
 
 def plan(space: Any, *, seed: int = 0, whole_every: int = 10, limit: int = 100_000,
@@ -74,7 +74,7 @@ def _expanded_activation(kernel: Kernel) -> float:
 
 def _activation_weighted_plan(space: Any, *, seed: int, whole_every: int, limit: int) -> Iterator[tuple[str, Any]]:
     rng = random.Random(seed)
-    archs = [random_architecture(space, rng) for _ in range(_TIME_POOL_ARCHS)]
+    archs = [random_architecture(space, rng) for _ in range(_ACTIVATION_POOL_ARCHS)]
     pool = list({k.key(): k for arch in archs for k in kernels_of(arch)}.values())
     sizes = [_expanded_activation(k) for k in pool]
     total = sum(sizes) or 1.0

@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 
 from nas.trial.predictor.kernels import Kernel, kernel_features, kernels_of
-from nas.trial.predictor.regression import relative_nnls
+from nas.trial.predictor.regression import OVERHEAD, linear_ms, relative_nnls, row
 from nas.trial.predictor.trees import KernelTrees
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 UNSEEN_POLICIES = ("warn", "refuse")
-_OVERHEAD = "model:overhead"
 # Keys of the profiler result (docs/interfaces.md), read here to key the predictor.
 _DEVICE, _PARAMS, _ARCHITECTURE = "device", "params", "architecture"
 
@@ -96,14 +95,6 @@ class Sample:
                    int(data["bytes"]), bool(data["whole_model"]), int(data.get("n_params", 0)))
 
 
-def _row(kernels: Sequence[Kernel]) -> dict[str, float]:
-    row: dict[str, float] = {_OVERHEAD: 1.0}
-    for kernel in kernels:
-        for name, value in kernel_features(kernel).items():
-            row[name] = row.get(name, 0.0) + value
-    return row
-
-
 @dataclasses.dataclass(frozen=True)
 class Prediction:
     latency_ms_p50: float
@@ -139,8 +130,8 @@ class Predictor:
         return "trees" if self.trees is not None else "linear"
 
     def predict_kernels(self, kernels: Sequence[Kernel], *, unseen: str = "warn") -> Prediction:
-        row = _row(kernels)
-        missing = tuple(sorted(name for name, value in row.items() if value and name not in self.weights))
+        features = row(kernels)
+        missing = tuple(sorted(name for name, value in features.items() if value and name not in self.weights))
         if missing and unseen == "refuse":
             raise PredictorError(f"kernels never seen in calibration: {', '.join(missing)}")
         if missing:
@@ -216,7 +207,7 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
     share within +-10 % in a 5-fold cross-validation over the whole models is kept (``selection``)."""
     if not samples:
         raise PredictorError("no calibration samples to fit")
-    fitted = relative_nnls([_row(s.kernels) for s in samples], [s.latency_ms_p50 for s in samples])
+    fitted = relative_nnls([row(s.kernels) for s in samples], [s.latency_ms_p50 for s in samples])
     wholes = [s for s in samples if s.whole_model]
     linear = Predictor(key=key, weights=fitted, samples=len(samples), **_fit_size(wholes))
     if len(wholes) < MIN_WHOLE_MODELS:
@@ -225,17 +216,18 @@ def fit(samples: Sequence[Sample], key: DeviceKey) -> Predictor:
                               if not s.whole_model and len(s.kernels) == 1))
     candidates = [linear] + ([dataclasses.replace(linear, trees=trees)] if trees.kinds else [])
     measured = [(s.kernels, s.latency_ms_p50) for s in wholes]
-    selection = {c.kernel_model: _cross_validated_within(c, measured) for c in candidates}
+    parts = {c.kernel_model: _parts(c, measured) for c in candidates}
+    selection = {name: _cross_validated_within(p) for name, p in parts.items()}
     best = max(candidates, key=lambda c: selection[c.kernel_model])
     logger.info("latency predictor: %s kernel model (cross-validated share within +-10%% on %d whole models: %s)",
                 best.kernel_model, len(wholes), ", ".join(f"{k} {v:.0%}" for k, v in selection.items()))
-    return dataclasses.replace(_with_multipliers(best, *_fit_multipliers(_parts(best, measured))), selection=selection)
+    fitted_best = _with_multipliers(best, *_fit_multipliers(parts[best.kernel_model]))
+    return dataclasses.replace(fitted_best, selection=selection)
 
 
-def _cross_validated_within(predictor: Predictor, measured: Sequence[tuple[Sequence[Kernel], float]],
-                            folds: int = 5) -> float:
-    """Share of whole models predicted within +-10 % by second stages fitted on the other folds."""
-    parts = _parts(predictor, measured)
+def _cross_validated_within(parts: Sequence[tuple[Mapping[str, float], float]], folds: int = 5) -> float:
+    """Share of whole models ``(per-kind predicted ms, measured ms)`` predicted within +-10 % by second
+    stages fitted on the other folds."""
     hits = 0
     for fold in range(folds):
         train = [p for i, p in enumerate(parts) if i % folds != fold]
@@ -270,10 +262,10 @@ REFIT_PRIOR_WEIGHT = 0.1
 def _contributions(predictor: Predictor, kernels: Sequence[Kernel]) -> dict[str, float]:
     """Predicted ms of each kernel kind (``model`` = the per-model overhead), the scale folded in."""
     alone = predictor.trees.predict(kernels) if predictor.trees is not None else np.full(len(kernels), np.nan)
-    parts: dict[str, float] = {"model": predictor.weights.get(_OVERHEAD, 0.0) * predictor.scale}
+    parts: dict[str, float] = {"model": predictor.weights.get(OVERHEAD, 0.0) * predictor.scale}
     for kernel, ms in zip(kernels, alone):
         if np.isnan(ms):
-            ms = sum(predictor.weights.get(name, 0.0) * v for name, v in kernel_features(kernel).items())
+            ms = linear_ms(predictor.weights, kernel_features(kernel))
         else:
             ms *= predictor.trees_multipliers.get(kernel.kind, 1.0)
         parts[kernel.kind] = parts.get(kernel.kind, 0.0) + float(ms) * predictor.scale

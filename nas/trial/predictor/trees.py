@@ -29,18 +29,13 @@ from typing import Any
 import numpy as np
 
 from nas.trial.predictor.kernels import Kernel, kernel_features
-from nas.trial.predictor.regression import relative_nnls
+from nas.trial.predictor.regression import linear_ms, relative_nnls, row
 
 #: Kinds with fewer kernel samples than this get no correction: the linear model alone.
 MIN_SAMPLES_PER_KIND = 8
 #: Boosting stages, depth and learning rate (one setting, not tuned beyond the comparison above).
 STAGES, DEPTH, LEARNING_RATE = 300, 3, 0.05
 _ACTIVATIONS = ("relu6", "hswish", "swish")
-_OVERHEAD = "model:overhead"
-
-
-def _features(k: Kernel) -> dict[str, float]:
-    return {_OVERHEAD: 1.0, **kernel_features(k)}
 
 
 def kernel_vector(k: Kernel) -> list[float]:
@@ -62,10 +57,10 @@ class KernelTrees:
     @functools.cached_property
     def _linear(self) -> dict[str, float]:
         """Weights of the linear model of a kernel measured alone (its model overhead included)."""
-        return relative_nnls([_features(k) for k, _ in self.samples], [latency for _, latency in self.samples])
+        return relative_nnls([row([k]) for k, _ in self.samples], [latency for _, latency in self.samples])
 
     def _linear_ms(self, kernels: Sequence[Kernel]) -> np.ndarray:
-        return np.array([sum(self._linear.get(n, 0.0) * v for n, v in _features(k).items()) for k in kernels])
+        return np.array([linear_ms(self._linear, row([k])) for k in kernels])
 
     @functools.cached_property
     def _ensembles(self) -> dict[str, Any]:
