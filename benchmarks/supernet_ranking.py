@@ -138,11 +138,33 @@ def phase_inherit(args: argparse.Namespace, work: Path, nets: list[tuple[str, An
     from evaluators.supernet import Supernet, SupernetEvaluator
 
     supernet = Supernet.load(work / "supernet", space=_space(), dataset_name="fashion-mnist")
+    # The search's settings (nas/trial/supernet.py): no Keras float evaluation, no model.keras save.
     evaluator = SupernetEvaluator(supernet, _supernet_dataset(args), bn_calibration_images=args.bn_images,
-                                  seed=args.seed)
+                                  seed=args.seed, save_keras_model=False, keras_accuracy=args.keras_accuracy)
     _append_load(work, "inherit_start")
     _evaluate_all("inherit", work, nets, evaluator.evaluate)
     _append_load(work, "inherit_end")
+
+
+def seed_scratch(source: Path, work: Path, nets: list[tuple[str, Any]]) -> int:
+    """Write ``work/scratch/<name>.json`` from the rows of an earlier result JSON (``--scratch-from``), so a
+    supernet variant is ranked against the same scratch trainings; returns how many were written."""
+    rows = {row["name"]: row for row in json.loads(source.read_text(encoding="utf-8"))["rows"]}
+    folder, written = work / "scratch", 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arch in nets:
+        row = rows.get(name)
+        if row is None or row["accuracy_int8_scratch"] is None or (folder / f"{name}.json").exists():
+            continue
+        if row["architecture"] != arch.to_string():
+            raise ValueError(f"--scratch-from {source}: {name} is {row['architecture']}, this run has {arch}")
+        _write(folder / f"{name}.json", {
+            "name": name, "accuracy_int8": row["accuracy_int8_scratch"],
+            "keras_accuracy": row["keras_accuracy_scratch"],
+            "params": row["params"], "macs": row["macs"], "timings_s": row["seconds_scratch"],
+            "loadavg_before": row["loadavg_scratch"], "copied_from": str(source)})
+        written += 1
+    return written
 
 
 def _read(folder: Path, name: str) -> dict[str, Any] | None:
@@ -162,7 +184,7 @@ def phase_report(args: argparse.Namespace, work: Path, nets: list[tuple[str, Any
             "name": name, "architecture": arch.to_string(),
             "accuracy_int8_inherited": inherit and inherit["accuracy_int8"],
             "accuracy_int8_scratch": scratch and scratch["accuracy_int8"],
-            "keras_accuracy_inherited": inherit and inherit["keras_accuracy"],
+            "keras_accuracy_inherited": inherit and inherit.get("keras_accuracy"),
             "keras_accuracy_scratch": scratch and scratch["keras_accuracy"],
             "params": (inherit or scratch or {}).get("params"), "macs": (inherit or scratch or {}).get("macs"),
             "seconds_inherited": inherit and inherit["timings_s"], "seconds_scratch": scratch and scratch["timings_s"],
@@ -212,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandwich", type=int, default=2, help="random subnets per step")
     parser.add_argument("--no-distillation", action="store_true")
     parser.add_argument("--bn-images", type=int, default=500)
+    parser.add_argument("--keras-accuracy", action="store_true",
+                        help="also score each subnet's float Keras model (off in a search, so off here by default)")
+    parser.add_argument("--scratch-from", type=Path, help="take the scratch phase's results from this result JSON")
     parser.add_argument("--json", action="store_true", help="print the result JSON")
     args = parser.parse_args(argv)
     phases = PHASES if args.phase == "all" else tuple(p.strip() for p in args.phase.split(","))
@@ -225,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
                         handlers=[logging.FileHandler(work / "benchmark.log"), logging.StreamHandler()])
     nets = subnets(args.subnets, args.seed)
     logger.info("phases %s, %d subnets, load %s", phases, len(nets), os.getloadavg())
+    if args.scratch_from:
+        try:
+            logger.info("scratch results of %d subnets copied from %s", seed_scratch(args.scratch_from, work, nets),
+                        args.scratch_from)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: --scratch-from {args.scratch_from}: {exc}", file=sys.stderr)
+            return 2
     if "scratch" in phases:
         phase_scratch(args, work, nets)
     if "supernet" in phases:
