@@ -1,0 +1,132 @@
+"""Read-out of the supernet knob experiments (docs/supernet.md, "What moves tau").
+
+Reads one ``benchmarks.supernet_ranking`` result JSON per variant (``benchmarks/supernet_knobs.sh``
+writes them to ``benchmarks/results/supernet_knobs/``) and gives, per variant, Kendall tau-b and
+Spearman rho between inherited and scratch int8 accuracy with a 95 % percentile-bootstrap interval
+over subnets (Efron & Tibshirani 1993, ch. 13), and per variant the paired bootstrap interval of its
+tau minus the ``base`` variant's tau (the same resampled subnets for both).
+
+Run: ``python -m benchmarks.supernet_knobs [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger("supernet_knobs")
+
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One supernet variant's ranking quality and cost."""
+
+    name: str
+    epochs: int | None
+    distillation: bool | None
+    bn_images: int
+    n_subnets: int
+    kendall_tau: float
+    kendall_tau_ci95: tuple[float, float]
+    spearman: float
+    tau_minus_base: float | None
+    tau_minus_base_ci95: tuple[float, float] | None
+    seconds_per_candidate: float | None
+    supernet_train_minutes: float | None
+    load_average_mean: float | None
+
+
+def _pairs(result: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    return {row["name"]: (row["accuracy_int8_inherited"], row["accuracy_int8_scratch"]) for row in result["rows"]
+            if row["accuracy_int8_inherited"] is not None and row["accuracy_int8_scratch"] is not None}
+
+
+def _tau(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import kendalltau
+
+    value = kendalltau(x, y).statistic
+    return float(value) if np.isfinite(value) else 0.0
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    low, high = np.percentile(values, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, float]] | None,
+             resamples: np.ndarray) -> Variant:
+    from scipy.stats import spearmanr
+
+    pairs = _pairs(result)
+    names = sorted(pairs)
+    if len(names) != resamples.shape[1]:
+        raise ValueError(f"{name}: {len(names)} scored subnets, expected {resamples.shape[1]}")
+    own = np.array([pairs[n] for n in names])
+    taus = [_tau(own[idx, 0], own[idx, 1]) for idx in resamples]
+    tau = _tau(own[:, 0], own[:, 1])
+    diff = diff_ci = None
+    if base is not None and name != BASE:
+        ref = np.array([base[n] for n in names])
+        diff = tau - _tau(ref[:, 0], ref[:, 1])
+        diff_ci = _interval([t - _tau(ref[idx, 0], ref[idx, 1]) for t, idx in zip(taus, resamples)])
+    supernet = result.get("supernet") or {}
+    config = supernet.get("config") or {}
+    loads = [row["loadavg_inherited"][0] for row in result["rows"] if row.get("loadavg_inherited")]
+    rho = float(spearmanr(own[:, 0], own[:, 1]).statistic)
+    return Variant(name=name, epochs=config.get("epochs"), distillation=config.get("distillation"),
+                   bn_images=result["bn_calibration_images"], n_subnets=len(names), kendall_tau=round(tau, 4),
+                   kendall_tau_ci95=_interval(taus), spearman=round(rho, 4),
+                   tau_minus_base=None if diff is None else round(diff, 4), tau_minus_base_ci95=diff_ci,
+                   seconds_per_candidate=result.get("seconds_per_candidate"),
+                   supernet_train_minutes=result.get("supernet_train_minutes"),
+                   load_average_mean=round(statistics.mean(loads), 2) if loads else None)
+
+
+def read_out(folder: Path, *, resamples: int = 2000, seed: int = 0) -> list[Variant]:
+    """Every ``<variant>.json`` in ``folder`` scored; the ``base`` one is the reference of the differences."""
+    results = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+    if not results:
+        raise ValueError(f"no variant results in {folder}")
+    counts = {name: len(_pairs(result)) for name, result in results.items()}
+    n = max(counts.values())
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(resamples, n))
+    base = _pairs(results[BASE]) if BASE in results and counts[BASE] == n else None
+    return [_variant(name, result, base, draws) for name, result in results.items() if counts[name] == n]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/results/supernet_knobs"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet_knobs.json"))
+    parser.add_argument("--json", action="store_true", help="print the read-out JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        variants = read_out(args.results)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.results}: {exc}", file=sys.stderr)
+        return 2
+    payload = {"benchmark": "supernet_knobs", "resamples": 2000, "seed": 0, "reference": BASE,
+               "variants": [asdict(v) for v in variants]}
+    args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    for v in variants:
+        logger.info("%s: tau %.3f %s, rho %.3f, minus base %s %s, %s s per candidate", v.name, v.kendall_tau,
+                    v.kendall_tau_ci95, v.spearman, v.tau_minus_base, v.tau_minus_base_ci95, v.seconds_per_candidate)
+    if args.json:
+        print(json.dumps(payload))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
