@@ -155,12 +155,29 @@ class TFLiteClassifier:
         return self.predict_one_by_one(images)
 
 
+_CHUNK_BYTES = 256 * 2**20
+
+
 def _iterate(split: Any) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """The split's batches as arrays, read ahead in chunks of up to 256 MB of images.
+
+    Reading a ``tf.data`` split one batch between two LiteRT invokes made the evaluation 35-70 % slower
+    than invoking on the same batches already in memory (6,000 Fashion-MNIST images, one core:
+    2.56 s against 1.47-1.51 s, and 10.2 s against 6.6-7.0 s without XNNPACK), so the batches of a
+    chunk are read first and invoked after.
+    """
     if isinstance(split, tuple) and len(split) == 2 and isinstance(split[0], np.ndarray):
         yield split[0], split[1]
         return
+    chunk: list[tuple[np.ndarray, np.ndarray]] = []
+    size = 0
     for images, labels in split:
-        yield np.asarray(images, dtype=np.float32), np.asarray(labels)
+        chunk.append((np.asarray(images, dtype=np.float32), np.asarray(labels)))
+        size += chunk[-1][0].nbytes
+        if size >= _CHUNK_BYTES:
+            yield from chunk
+            chunk, size = [], 0
+    yield from chunk
 
 
 def evaluate_tflite(

@@ -101,3 +101,22 @@ def test_a_model_xnnpack_refuses_is_scored_with_the_builtin_kernels(conversions:
     monkeypatch.setattr(TFLiteClassifier, "_load", staticmethod(corrupt))
     with pytest.raises(MetricsError, match="LiteRT cannot load the model"):
         TFLiteClassifier(model)
+
+
+def test_a_batched_split_is_read_ahead_in_chunks_and_keeps_its_order(monkeypatch):
+    from evaluators import metrics
+
+    events = []
+
+    def split():
+        for i in range(5):
+            events.append(("read", i))
+            yield np.full((2, 4, 4, 1), i, dtype=np.float32), np.array([i, i])
+
+    batch_bytes = 2 * 4 * 4 * 4
+    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 2 * batch_bytes)
+    for images, labels in metrics._iterate(split()):
+        events.append(("use", int(labels[0])))
+        assert images.dtype == np.float32 and images[0, 0, 0, 0] == labels[0]
+    assert events == [("read", 0), ("read", 1), ("use", 0), ("use", 1), ("read", 2), ("read", 3), ("use", 2),
+                      ("use", 3), ("read", 4), ("use", 4)]
