@@ -4,7 +4,8 @@ Reads one ``benchmarks.supernet_ranking`` result JSON per variant (``benchmarks/
 writes them to ``benchmarks/results/supernet_knobs/``) and gives, per variant, Kendall tau-b and
 Spearman rho between inherited and scratch int8 accuracy with a 95 % percentile-bootstrap interval
 over subnets (Efron & Tibshirani 1993, ch. 13), and per variant the paired bootstrap interval of its
-tau minus the ``base`` variant's tau (the same resampled subnets for both).
+tau minus its reference's tau (the same resampled subnets for both). The reference is ``base``, except
+for a rescoring ``<variant>_bn<N>``, whose reference is ``<variant>`` (the same supernet).
 
 Run: ``python -m benchmarks.supernet_knobs [--json]``.
 """
@@ -39,8 +40,9 @@ class Variant:
     kendall_tau: float
     kendall_tau_ci95: tuple[float, float]
     spearman: float
-    tau_minus_base: float | None
-    tau_minus_base_ci95: tuple[float, float] | None
+    reference: str | None
+    tau_minus_reference: float | None
+    tau_minus_reference_ci95: tuple[float, float] | None
     seconds_per_candidate: float | None
     supernet_train_minutes: float | None
     load_average_mean: float | None
@@ -63,6 +65,13 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return round(float(low), 4), round(float(high), 4)
 
 
+def reference_of(name: str) -> str | None:
+    """``base`` for a supernet variant, the variant itself for its rescoring ``<variant>_bn<N>``."""
+    if "_bn" in name:
+        return name.rsplit("_bn", 1)[0]
+    return None if name == BASE else BASE
+
+
 def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, float]] | None,
              resamples: np.ndarray) -> Variant:
     from scipy.stats import spearmanr
@@ -75,7 +84,7 @@ def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, flo
     taus = [_tau(own[idx, 0], own[idx, 1]) for idx in resamples]
     tau = _tau(own[:, 0], own[:, 1])
     diff = diff_ci = None
-    if base is not None and name != BASE:
+    if base is not None:
         ref = np.array([base[n] for n in names])
         diff = tau - _tau(ref[:, 0], ref[:, 1])
         diff_ci = _interval([t - _tau(ref[idx, 0], ref[idx, 1]) for t, idx in zip(taus, resamples)])
@@ -86,14 +95,15 @@ def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, flo
     return Variant(name=name, epochs=config.get("epochs"), distillation=config.get("distillation"),
                    bn_images=result["bn_calibration_images"], n_subnets=len(names), kendall_tau=round(tau, 4),
                    kendall_tau_ci95=_interval(taus), spearman=round(rho, 4),
-                   tau_minus_base=None if diff is None else round(diff, 4), tau_minus_base_ci95=diff_ci,
+                   reference=reference_of(name) if base is not None else None,
+                   tau_minus_reference=None if diff is None else round(diff, 4), tau_minus_reference_ci95=diff_ci,
                    seconds_per_candidate=result.get("seconds_per_candidate"),
                    supernet_train_minutes=result.get("supernet_train_minutes"),
                    load_average_mean=round(statistics.mean(loads), 2) if loads else None)
 
 
 def read_out(folder: Path, *, resamples: int = 2000, seed: int = 0) -> list[Variant]:
-    """Every ``<variant>.json`` in ``folder`` scored; the ``base`` one is the reference of the differences."""
+    """Every finished ``<variant>.json`` in ``folder`` scored, each against its :func:`reference_of`."""
     results = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
     if not results:
         raise ValueError(f"no variant results in {folder}")
@@ -101,8 +111,13 @@ def read_out(folder: Path, *, resamples: int = 2000, seed: int = 0) -> list[Vari
     n = max(counts.values())
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(resamples, n))
-    base = _pairs(results[BASE]) if BASE in results and counts[BASE] == n else None
-    return [_variant(name, result, base, draws) for name, result in results.items() if counts[name] == n]
+    finished = {name: result for name, result in results.items() if counts[name] == n}
+
+    def reference(name: str) -> dict[str, tuple[float, float]] | None:
+        ref = reference_of(name)
+        return _pairs(finished[ref]) if ref in finished else None
+
+    return [_variant(name, result, reference(name), draws) for name, result in finished.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.results}: {exc}", file=sys.stderr)
         return 2
-    payload = {"benchmark": "supernet_knobs", "resamples": 2000, "seed": 0, "reference": BASE,
+    payload = {"benchmark": "supernet_knobs", "resamples": 2000, "seed": 0,
                "variants": [asdict(v) for v in variants]}
     args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     for v in variants:
-        logger.info("%s: tau %.3f %s, rho %.3f, minus base %s %s, %s s per candidate", v.name, v.kendall_tau,
-                    v.kendall_tau_ci95, v.spearman, v.tau_minus_base, v.tau_minus_base_ci95, v.seconds_per_candidate)
+        logger.info("%s: tau %.3f %s, rho %.3f, minus %s %s %s, %s s per candidate", v.name, v.kendall_tau,
+                    v.kendall_tau_ci95, v.spearman, v.reference, v.tau_minus_reference, v.tau_minus_reference_ci95,
+                    v.seconds_per_candidate)
     if args.json:
         print(json.dumps(payload))
     return 0

@@ -20,11 +20,14 @@ def test_the_read_out_gives_tau_intervals_and_paired_differences(tmp_path):
     scratch = [0.70 + 0.005 * i for i in range(24)]
     (tmp_path / "base.json").write_text(json.dumps(_result(scratch[::-1], scratch)))  # tau -1
     (tmp_path / "e8.json").write_text(json.dumps(_result(scratch, scratch, epochs=8)))  # tau +1
+    (tmp_path / "e8_bn2000.json").write_text(json.dumps(_result(scratch, scratch, epochs=8, bn=2000)))
     variants = {v.name: v for v in supernet_knobs.read_out(tmp_path, resamples=200)}
-    assert variants["base"].kendall_tau == pytest.approx(-1.0) and variants["base"].tau_minus_base is None
+    assert variants["base"].kendall_tau == pytest.approx(-1.0) and variants["base"].tau_minus_reference is None
     e8 = variants["e8"]
-    assert e8.kendall_tau == pytest.approx(1.0) and e8.epochs == 8 and e8.tau_minus_base == pytest.approx(2.0)
-    assert e8.tau_minus_base_ci95[0] > 1.9 and e8.kendall_tau_ci95[0] > 0.9
+    assert e8.kendall_tau == pytest.approx(1.0) and e8.epochs == 8 and e8.tau_minus_reference == pytest.approx(2.0)
+    assert e8.reference == "base" and e8.tau_minus_reference_ci95[0] > 1.9 and e8.kendall_tau_ci95[0] > 0.9
+    rescored = variants["e8_bn2000"]
+    assert rescored.reference == "e8" and rescored.tau_minus_reference == pytest.approx(0.0)
 
 
 def test_the_read_out_skips_unfinished_variants_and_refuses_an_empty_folder(tmp_path):
