@@ -31,6 +31,34 @@ def _units(config: V2Config, stage1: dict[str, Any]) -> dict[str, list[dict[str,
     return out
 
 
+def xnnpack_accepts(path: Path) -> bool:
+    """Whether LiteRT's XNNPACK delegate prepares the int8 model at ``path`` (it refuses, e.g., the tiny
+    quantization scales of a squeeze-excite branch that is dead on every calibration image)."""
+    from evaluators.metrics import TFLiteClassifier
+
+    return TFLiteClassifier(path, num_threads=1).xnnpack
+
+
+def latency_models(units: dict[str, list[dict[str, Any]]], accepts: Any) -> dict[str, dict[str, Any]]:
+    """The unit whose int8 model each label's latency is measured on: its first seed XNNPACK accepts (the
+    latency protocol runs with XNNPACK). Marks every record ``xnnpack`` and the chosen one ``latency_model``.
+    Raises RuntimeError, before the test split is read, for a label none of whose models XNNPACK accepts."""
+    chosen = {}
+    for label, records in units.items():
+        for record in records:
+            record["xnnpack"] = bool(accepts(record))
+        usable = [record for record in records if record["xnnpack"]]
+        if not usable:
+            raise RuntimeError(f"XNNPACK refuses the int8 model of every seed of {label}: its latency cannot be "
+                               "measured by the protocol (section 5); decide and record how before scoring")
+        if usable[0] is not records[0]:
+            logger.warning("%s: XNNPACK refuses seed %s's model; latency measured on seed %s's", label,
+                           records[0]["seed"], usable[0]["seed"])
+        usable[0]["latency_model"] = True
+        chosen[label] = usable[0]
+    return chosen
+
+
 def _test_accuracies(config: V2Config, units: dict[str, list[dict[str, Any]]], sample_arch: str) -> None:
     from evaluators.datasets import load_dataset
     from evaluators.metrics import evaluate_tflite
@@ -98,11 +126,12 @@ def score(config: V2Config, results_path: Path) -> dict[str, Any]:
     if stage1 is None:
         raise RuntimeError(f"{results_path}: no stage-1 results")
     units = _units(config, stage1)
+    latency_records = latency_models(units, lambda record: xnnpack_accepts(stage2.tflite_path(config, record)))
     marker = stage2.mark_test_scored(config)
     sample = next(iter(stage1["baselines"].values()))["architecture"]
     _test_accuracies(config, units, sample)
-    tflite = {label: stage2.tflite_path(config, records[0]).read_bytes() for label, records in units.items()}
-    rounds = latency_rounds(config, {label: records[0]["tflite"] for label, records in units.items()},
+    tflite = {label: stage2.tflite_path(config, record).read_bytes() for label, record in latency_records.items()}
+    rounds = latency_rounds(config, {label: record["tflite"] for label, record in latency_records.items()},
                             config.cores[0], stage="stage2", tflite=tflite)
     finalists = [m["study"] + "#" + str(m["trial"]) for m in stage1["finalists"]]
     return {"config": config.name, "test_scored": read_json(marker), "units": units, "latency_rounds": rounds,
@@ -146,4 +175,4 @@ def write_score(config: V2Config, results_path: Path, out: Path) -> dict[str, An
     return scored
 
 
-__all__ = ["chart", "compare", "score", "write_score"]
+__all__ = ["chart", "compare", "latency_models", "score", "write_score", "xnnpack_accepts"]

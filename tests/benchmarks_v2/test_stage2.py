@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.v2 import stage2
 from benchmarks.v2.config import load_v2_config
-from benchmarks.v2.score import chart, compare
+from benchmarks.v2.score import chart, compare, latency_models, xnnpack_accepts
 from search_spaces.architecture import Architecture
 from search_spaces.baselines import get_baseline
 
@@ -173,3 +173,33 @@ def test_the_chart_draws_models_with_and_without_intervals(tmp_path):
     rounds = [{"p50_ms": {"fast": 0.05, "mobilenet_v2_1.0": 0.15, "small_cnn": 0.02}} for _ in range(3)]
     chart(compare(units, rounds, ["fast"]), tmp_path / "score.png")
     assert (tmp_path / "score.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_latency_is_measured_on_the_first_seed_xnnpack_accepts_and_a_label_without_one_stops_scoring():
+    units = {"a": [{"seed": 0, "tflite": "a0"}, {"seed": 1, "tflite": "a1"}],
+             "b": [{"seed": 0, "tflite": "b0"}, {"seed": 1, "tflite": "b1"}, {"seed": 2, "tflite": "b2"}]}
+    refused = {"b0"}
+    chosen = latency_models(units, lambda record: record["tflite"] not in refused)
+    assert {label: record["tflite"] for label, record in chosen.items()} == {"a": "a0", "b": "b1"}
+    assert [r["xnnpack"] for r in units["b"]] == [False, True, True] and units["b"][1]["latency_model"]
+    refused.update({"a0", "a1"})
+    with pytest.raises(RuntimeError, match="every seed of a"):
+        latency_models(units, lambda record: record["tflite"] not in refused)
+
+
+def test_xnnpack_refuses_an_int8_model_with_a_dead_squeeze_excite_branch(tmp_path):
+    import numpy as np
+
+    from evaluators.conversion import convert
+    from search_spaces.builder import build_model
+
+    arch = Architecture.from_string("in32x1-stem_c16_k3_s2_relu6-ir_r1_k3_s1_e1_c8_relu6-ir_r1_k3_s2_e6_c16_se0.25_relu6"
+                                    "-head_c64_relu6-cls10")
+    model = build_model(arch)
+    alive = convert(model, "int8", calibration="random", calibration_samples=4).write(tmp_path / "alive.tflite")
+    for layer in model.layers:  # a reduction far below 0 (ReLU6 gives 0 on any input) with weights large
+        if layer.name.endswith("_se_reduce"):  # enough that input x weight / output scale passes XNNPACK's 256
+            kernel, bias = layer.get_weights()
+            layer.set_weights([100 * kernel, np.full_like(bias, -1e6)])
+    dead = convert(model, "int8", calibration="random", calibration_samples=4).write(tmp_path / "dead.tflite")
+    assert xnnpack_accepts(alive) is True and xnnpack_accepts(dead) is False
