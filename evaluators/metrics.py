@@ -30,7 +30,9 @@ def interpreter_class() -> tuple[type, str, str]:
 
 @dataclass
 class ClassificationMetrics:
-    """Accuracy and friends of one model on one split; ``top5_accuracy`` is None for <= 5 classes."""
+    """Accuracy and friends of one model on one split; ``top5_accuracy`` is None for <= 5 classes.
+    ``xnnpack`` is False when XNNPACK refused the model and LiteRT's built-in kernels scored it (on a
+    device that model runs several times slower than its architecture's measured latency)."""
 
     accuracy: float
     top5_accuracy: float | None
@@ -42,6 +44,7 @@ class ClassificationMetrics:
     num_samples: int
     seconds: float
     batched: bool
+    xnnpack: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,7 +225,7 @@ def evaluate_tflite(
     values = classification_metrics(np.concatenate(labels), np.concatenate(scores), class_names)
     return ClassificationMetrics(
         **values, class_names=list(class_names), num_samples=int(sum(len(batch) for batch in labels)),
-        seconds=time.perf_counter() - start, batched=batched,
+        seconds=time.perf_counter() - start, batched=batched, xnnpack=classifier.xnnpack,
     )
 
 

@@ -203,3 +203,8 @@ def test_xnnpack_refuses_an_int8_model_with_a_dead_squeeze_excite_branch(tmp_pat
             layer.set_weights([100 * kernel, np.full_like(bias, -1e6)])
     dead = convert(model, "int8", calibration="random", calibration_samples=4).write(tmp_path / "dead.tflite")
     assert xnnpack_accepts(alive) is True and xnnpack_accepts(dead) is False
+    from evaluators.metrics import evaluate_tflite
+
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype(np.float32)
+    split, names = (images, np.arange(8) % 10), [str(i) for i in range(10)]
+    assert evaluate_tflite(alive, split, names).xnnpack and not evaluate_tflite(dead, split, names).xnnpack
