@@ -258,6 +258,19 @@ def _verify(retrained: _Retrained, written: _Written) -> dict[str, Any]:
     return out
 
 
+_XNNPACK_REFUSED = ("XNNPACK refuses this int8 model (e.g. a squeeze-excite branch that is 0 on every calibration "
+                    "image): it runs on LiteRT's built-in kernels, several times slower than the search measured "
+                    "its architecture; retrain with another seed or export another trial")
+
+
+def with_xnnpack_note(latency_note: str, val_metrics: dict[str, Any]) -> str:
+    """``latency_note``, plus a warning (also logged) when the int8 evaluation ran without XNNPACK."""
+    if val_metrics.get("xnnpack", True):
+        return latency_note
+    logger.warning("%s", _XNNPACK_REFUSED)
+    return f"{latency_note}; {_XNNPACK_REFUSED}"
+
+
 def _measure_latency(path: Path, search: Any, settings: ExportSettings,
                      timings: dict[str, float]) -> tuple[LatencyMeasurement | None, str]:
     """The exported file's latency on the study's profiler, and a note on how (or why not)."""
@@ -378,6 +391,7 @@ def export_model(
     written = _write_model(retrained, partial)
     metrics = _verify(retrained, written)
     latency, latency_note = _measure_latency(written.path, search, settings, retrained.timings)
+    latency_note = with_xnnpack_note(latency_note, metrics["val"])
     result = retrained.result
     quantization = result.conversion.get("format", "qat_int8" if settings.qat else "int8")
     _write_sidecar(written, _SidecarExtra(
@@ -410,4 +424,5 @@ def export_model(
 
 __all__ = ["CARD_FILE", "EPOCH_FACTOR", "FINETUNE_LR_FACTOR", "KERAS_FILE", "MIN_EPOCHS", "MODEL_FILE", "SUMMARY_FILE",
            "WEIGHT_MODES", "ExportError",
-           "ExportSettings", "ExportSummary", "ExportedSelection", "export_model", "export_training_config"]
+           "ExportSettings", "ExportSummary", "ExportedSelection", "export_model", "export_training_config",
+           "with_xnnpack_note"]

@@ -157,3 +157,12 @@ def test_knee_is_taken_on_accuracy_and_latency() -> None:
     # with one objective pair only, the knee uses it
     only = select_model(points, SelectionRequest(), {"accuracy": "maximize", "size_bytes": "minimize"})
     assert only.point.trial_number == 5
+
+
+def test_an_int8_model_xnnpack_refuses_is_named_in_the_latency_note(caplog) -> None:
+    from nas.results.export.exporter import with_xnnpack_note
+
+    assert with_xnnpack_note("measured by local", {"accuracy": 0.9, "xnnpack": True}) == "measured by local"
+    assert with_xnnpack_note("measured by local", {"accuracy": 0.9}) == "measured by local"
+    note = with_xnnpack_note("not measured: rejected", {"accuracy": 0.9, "xnnpack": False})
+    assert note.startswith("not measured: rejected; XNNPACK refuses this int8 model") and "XNNPACK refuses" in caplog.text
