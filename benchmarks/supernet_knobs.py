@@ -26,6 +26,8 @@ import numpy as np
 logger = logging.getLogger("supernet_knobs")
 
 BASE = "base"
+RESAMPLES = 2000
+SEED = 0
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, flo
                    load_average_mean=round(statistics.mean(loads), 2) if loads else None)
 
 
-def read_out(folder: Path, *, resamples: int = 2000, seed: int = 0) -> list[Variant]:
+def read_out(folder: Path, *, resamples: int = RESAMPLES, seed: int = SEED) -> list[Variant]:
     """Every finished ``<variant>.json`` in ``folder`` scored, each against its :func:`reference_of`."""
     results = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
     if not results:
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.results}: {exc}", file=sys.stderr)
         return 2
-    payload = {"benchmark": "supernet_knobs", "resamples": 2000, "seed": 0,
+    payload = {"benchmark": "supernet_knobs", "resamples": RESAMPLES, "seed": SEED,
                "variants": [asdict(v) for v in variants]}
     args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     for v in variants:
