@@ -122,11 +122,29 @@ def read_out(folder: Path, *, resamples: int = RESAMPLES, seed: int = SEED) -> l
     return [_variant(name, result, reference(name), draws) for name, result in finished.items()]
 
 
+TAU_TARGET = 0.6
+
+
+def seed_summary(variants: list[Variant], target: float = TAU_TARGET) -> dict[str, Any]:
+    """Tau over trainings of one configuration (docs/supernet.md, "Does tau reproduce?"): mean, range, how
+    many reach ``target``, and the pre-registered verdict (mean >= target and all but at most one reach it)."""
+    if not variants:
+        raise ValueError("no finished trainings to summarize")
+    taus = [v.kendall_tau for v in variants]
+    reached = sum(t >= target for t in taus)
+    mean = statistics.mean(taus)
+    return {"trainings": [v.name for v in variants], "kendall_tau": taus, "mean": round(mean, 4),
+            "min": min(taus), "max": max(taus), "target": target, "reaching_target": reached,
+            "met": bool(mean >= target and reached >= len(taus) - 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/supernet_knobs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet_knobs.json"))
     parser.add_argument("--json", action="store_true", help="print the read-out JSON")
+    parser.add_argument("--seeds", action="store_true",
+                        help="the results are trainings of one configuration: add their tau summary")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -136,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     payload = {"benchmark": "supernet_knobs", "resamples": RESAMPLES, "seed": SEED,
                "variants": [asdict(v) for v in variants]}
+    if args.seeds:
+        payload["seeds"] = seed_summary(variants)
+        logger.info("over %d trainings: %s", len(variants), payload["seeds"])
     args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     for v in variants:
         logger.info("%s: tau %.3f %s, rho %.3f, minus %s %s %s, %s s per candidate", v.name, v.kendall_tau,

@@ -79,7 +79,12 @@ def _train_config(args: argparse.Namespace) -> Any:
 
     return SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                sandwich_random_subnets=args.sandwich, distillation=not args.no_distillation,
-                               seed=args.seed)
+                               seed=_train_seed(args))
+
+
+def _train_seed(args: argparse.Namespace) -> int:
+    """The supernet's training seed: ``--train-seed``, else ``--seed`` (which also picks the subnets)."""
+    return args.seed if args.train_seed is None else args.train_seed
 
 
 def _load(event: str) -> dict[str, Any]:
@@ -215,7 +220,7 @@ def phase_report(args: argparse.Namespace, work: Path, nets: list[tuple[str, Any
         "supernet_dataset": _supernet_dataset(args).to_dict(), "scratch_dataset": _scratch_dataset().to_dict(),
         "scratch_training": {"epochs": 3, "batch_size": 128}, "bn_calibration_images": args.bn_images,
         "targets": {"kendall_tau": ">= 0.6", "seconds_per_candidate": "<= 5", "supernet_train_minutes": "<= 90"},
-        "seed": args.seed, "load": loads, "rows": rows,
+        "seed": args.seed, "train_seed": _train_seed(args), "load": loads, "rows": rows,
         "finished": len(both) == len(nets) and bool(manifest and manifest.finished),
     }
 
@@ -227,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet_ranking.json"))
     parser.add_argument("--subnets", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-seed", type=int,
+                        help="seed of the supernet training only (default: --seed); the subnets stay those of --seed")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--data-fraction", type=float, default=0.4, help="share of the training split (supernet)")
     parser.add_argument("--batch-size", type=int, default=128)

@@ -94,7 +94,6 @@ class SupernetEvaluator:
         from evaluators.conversion import convert
         from evaluators.errors import ConversionError, MetricsError
         from evaluators.metrics import evaluate_tflite
-        from evaluators.supernet.extract import recalibrate_batchnorm
         from search_spaces.cost import arch_cost
         from search_spaces.keras_backend import keras
 
@@ -104,12 +103,13 @@ class SupernetEvaluator:
         result.params, result.macs = int(cost.params), int(cost.macs)
         timings = result.timings_s
         keras.backend.clear_session()
-        with _Timer(timings, "extract"):
-            if self._weights is None:
+        if self._weights is None:
+            with _Timer(timings, "read_weights"):
                 self._weights = self.supernet.weights_numpy()
-            model = self.supernet.extract(arch, weights=self._weights)
-        with _Timer(timings, "bn_recalibrate"):
-            recalibrate_batchnorm(model, self.bn_images(arch.resolution))
+        with _Timer(timings, "bn_recalibrate"):  # in the supernet, before the standalone model exists
+            weights = self.supernet.recalibrated(arch, self.bn_images(arch.resolution), self._weights)
+        with _Timer(timings, "extract"):
+            model = self.supernet.extract(arch, weights=weights)
         result.training = self._provenance()
         if self.keras_accuracy:
             with _Timer(timings, "keras_evaluate"):

@@ -3,12 +3,11 @@
 The standalone model is :func:`search_spaces.builder.build_model` of the architecture, so what is
 scored is exactly what is exported. Its layers are found by the builder's names
 (``stage<i>_block<j>_dw``, ``..._project_bn``, ...), each filled with the slice the supernet's forward
-pass uses (first channels, centre of the kernel).
+pass uses (first channels, centre of the kernel). BatchNorm statistics are recalibrated before, in the
+supernet (:meth:`evaluators.supernet.Supernet.recalibrated`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from evaluators.supernet.layout import VARIANTS, SupernetLayout
 from search_spaces.architecture import Architecture
 from search_spaces.cost import block_layout, se_channels
 
-__all__ = ["recalibrate_batchnorm", "subnet_arrays"]
+__all__ = ["subnet_arrays"]
 
 _BN_PARTS = ("gamma", "beta", "moving_mean", "moving_variance")
 
@@ -68,37 +67,3 @@ def subnet_arrays(layout: SupernetLayout, weights: dict[str, np.ndarray], arch: 
     out["head_bn"] = _bn(weights, "head_bn", arch.head.channels)
     out["classifier"] = [weights["classifier_kernel"][: arch.head.channels], weights["classifier_bias"]]
     return out
-
-
-def recalibrate_batchnorm(model: Any, images: np.ndarray, *, batch_size: int = 100) -> int:
-    """Reset every BatchNorm layer's moving statistics to those of ``images``; returns the layer count.
-
-    As Once-for-All's ``set_running_statistics`` (Cai et al. 2020, ``ofa/utils/pytorch_utils`` /
-    ``elastic_nn/utils.py``): the network runs in training mode, so every BatchNorm normalizes with
-    its batch's statistics, and each layer's moving mean and variance become the average over the
-    batches of its batch mean and (biased) batch variance.
-    """
-    from search_spaces.keras_backend import keras, tf
-
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    if not layers:
-        return 0
-    probe = keras.Model(model.inputs, [layer.input for layer in layers])
-    # One traced function: an eager call of a functional model dispatches every layer from Python.
-    # training=True: each BatchNorm uses its batch statistics, as OFA's forward does.
-    run = tf.function(lambda x: probe(x, training=True), autograph=False, reduce_retracing=True)
-    sums = [[np.zeros(layer.input.shape[-1]), np.zeros(layer.input.shape[-1])] for layer in layers]
-    total = 0
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        outputs = run(tf.convert_to_tensor(batch))
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for acc, tensor in zip(sums, outputs):
-            mean, var = tf.nn.moments(tensor, [0, 1, 2])
-            acc[0] += mean.numpy() * len(batch)
-            acc[1] += var.numpy() * len(batch)
-        total += len(batch)
-    for layer, (mean_sum, var_sum) in zip(layers, sums):
-        gamma, beta, _, _ = layer.get_weights()
-        layer.set_weights([gamma, beta, (mean_sum / total).astype(np.float32), (var_sum / total).astype(np.float32)])
-    return len(layers)

@@ -77,7 +77,8 @@ class Supernet:
 
     def extract(self, arch: Architecture, *, weights: dict[str, np.ndarray] | None = None) -> Any:
         """``search_spaces.builder.build_model(arch)`` with the subnet's weights (BatchNorm statistics
-        included) copied in. Pass ``weights`` (from :meth:`weights_numpy`) to skip reading the variables."""
+        included) copied in. Pass ``weights`` (from :meth:`weights_numpy`, or :meth:`recalibrated`) to skip
+        reading the variables."""
         from evaluators.supernet.extract import subnet_arrays
         from search_spaces.builder import build_model
 
@@ -96,6 +97,20 @@ class Supernet:
         if unused:
             raise SupernetError(f"the builder's model of {arch} has no layer(s) {unused}")
         return model
+
+    def recalibrated(self, arch: Architecture, images: np.ndarray, weights: dict[str, np.ndarray] | None = None,
+                     *, batch_pixels: int | None = None) -> dict[str, np.ndarray]:
+        """``weights`` with ``arch``'s BatchNorm moving statistics replaced by those of ``images``
+        (:meth:`SupernetNetwork.batch_statistics`; the arrays of the layers ``arch`` uses are shortened to its
+        channels, which is all :func:`subnet_arrays` reads of them). Nothing in the supernet changes."""
+        self.check(arch)
+        out = dict(weights if weights is not None else self.weights_numpy())
+        extra = {} if batch_pixels is None else {"batch_pixels": batch_pixels}
+        stats = self.network.batch_statistics(images, self.encode(arch), arch.resolution, **extra)
+        for prefix, (mean, var) in stats.items():
+            out[f"{prefix}_moving_mean"] = mean.astype(np.float32)
+            out[f"{prefix}_moving_variance"] = var.astype(np.float32)
+        return out
 
     def count_params(self, arch: Architecture) -> int:
         """Weights of ``arch``'s slice of the supernet (BatchNorm statistics included, as Keras counts)."""

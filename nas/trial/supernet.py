@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 # (folder, space fingerprint, dataset name) -> evaluators.Supernet, loaded once per process.
 _LOADED: dict[tuple[str, str, str], Any] = {}
 # SupernetEvaluator's timing names -> the trial record's (docs/interfaces.md, timings_s).
-_TIMINGS = {"extract": "extract_weights", "bn_recalibrate": "bn_recalibrate", "keras_evaluate": "keras_evaluate",
-            "save": "save_keras", "convert": "convert", "evaluate": "evaluate_int8"}
+_TIMINGS = {"read_weights": "read_supernet_weights", "extract": "extract_weights", "bn_recalibrate": "bn_recalibrate",
+            "keras_evaluate": "keras_evaluate", "save": "save_keras", "convert": "convert", "evaluate": "evaluate_int8"}
 
 
 def supernet_fingerprint(folder: str | Path) -> str:

@@ -26,7 +26,6 @@ def inherited_weights(search: SearchConfig, arch: Any, inherited_from: Mapping[s
     """``model.get_weights()`` of ``arch`` extracted from the trial's supernet, BatchNorm recalibrated."""
     from evaluators import DatasetConfig
     from evaluators.supernet import SupernetError, SupernetEvaluator
-    from evaluators.supernet.extract import recalibrate_batchnorm
     from nas.strategies._setup import build_space
     from nas.trial.supernet import load_supernet, supernet_fingerprint
 
@@ -43,10 +42,9 @@ def inherited_weights(search: SearchConfig, arch: Any, inherited_from: Mapping[s
         supernet, _ = load_supernet(folder, space, dataset.name)
         scorer = SupernetEvaluator(supernet, dataset, bn_calibration_images=int(inherited_from.get(
             _BN_IMAGES) or search.evaluator.supernet.bn_calibration_images), seed=search.study.seed)
-        model = supernet.extract(arch)
+        model = supernet.extract(arch, weights=supernet.recalibrated(arch, scorer.bn_images(arch.resolution)))
     except SupernetError as exc:
         raise InheritedWeightsError(str(exc)) from None
-    recalibrate_batchnorm(model, scorer.bn_images(arch.resolution))
     return model.get_weights()
 
 

@@ -114,6 +114,51 @@ def test_mobilenet_v2_and_fused_subnets_equal_their_extracted_models() -> None:
         _assert_same_function(supernet, arch, weights)
 
 
+def _keras_recalibration(model: Any, images: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """The oracle: Once-for-All's ``set_running_statistics`` done on the standalone Keras model (training
+    mode, each BatchNorm's input moments averaged over batches), as the evaluator did before 7 Dec."""
+    from search_spaces.keras_backend import keras, tf
+
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    sums = [np.zeros((2, layer.input.shape[-1])) for layer in layers]
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        for acc, tensor in zip(sums, probe(batch, training=True)):
+            acc += np.stack([m.numpy() for m in tf.nn.moments(tensor, [0, 1, 2])]) * len(batch)
+    return [value / len(images) for acc in sums for value in acc]
+
+
+@pytest.mark.parametrize("compile_blocks", [True, False])
+def test_batchnorm_recalibration_in_the_supernet_equals_it_on_the_standalone_model(compile_blocks: bool) -> None:
+
+    space = SearchSpace.from_yaml(RICH_SPACE)
+    supernet = _randomized(space, compile_blocks=compile_blocks)
+    before = supernet.weights_numpy()
+    rng = random.Random(11)
+    for arch in [supernet.layout.extreme("max"), *(supernet.layout.sample(rng) for _ in range(3))]:
+        images = np.random.default_rng(2).uniform(-1, 1, (250, arch.resolution, arch.resolution, 1)).astype(np.float32)
+        # The default: 250 images at 16-24 px are one batch. Then batches of 100, 100 and 50.
+        for pixels, batch_size in ((None, 250), (100 * arch.resolution ** 2, 100)):
+            expected = _keras_recalibration(supernet.extract(arch, weights=before), images, batch_size)
+            model = supernet.extract(arch, weights=supernet.recalibrated(arch, images, before, batch_pixels=pixels))
+            got = _moving(model)
+            assert len(got) == len(expected) > 0
+            for a, b in zip(got, expected):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{arch} in batches of {batch_size}")
+            assert any(not np.allclose(a, b) for a, b in zip(got, _moving(supernet.extract(arch, weights=before))))
+    after = supernet.weights_numpy()
+    assert all(np.array_equal(before[name], after[name]) for name in before)  # the supernet is untouched
+
+
+def _moving(model: Any) -> list[np.ndarray]:
+    """Moving mean and variance of every BatchNorm layer of ``model``, in layer order."""
+    from search_spaces.keras_backend import keras
+
+    return [w for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+            for w in layer.get_weights()[2:]]
+
+
 def test_a_subnet_outside_the_supernet_is_named() -> None:
     supernet = _randomized(SearchSpace.from_yaml(TRAIN_SPACE))
     good = supernet.layout.extreme("max")
