@@ -55,3 +55,20 @@ def test_scratch_results_are_reused_only_for_the_same_architectures(tmp_path):
     assert json.loads((tmp_path / "w" / "scratch" / "net00.json").read_text())["accuracy_int8"] == 0.8
     with pytest.raises(ValueError, match="net00 is a0"):
         supernet_ranking.seed_scratch(source, tmp_path / "other", [("net00", Arch("b0"))])
+
+
+def test_the_seed_summary_applies_the_pre_registered_rule(tmp_path):
+    scratch = [0.70 + 0.005 * i for i in range(24)]
+    noisy = scratch[:12][::-1] + scratch[12:][::-1]  # each half reversed: tau 12/276
+    for name, inherited in (("base_s0", scratch), ("base_s1", scratch), ("base_s2", noisy)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_result(inherited, scratch)))
+    variants = supernet_knobs.read_out(tmp_path, resamples=50)
+    low = variants[2].kendall_tau
+    assert low < 0.6
+    summary = supernet_knobs.seed_summary(variants)
+    assert summary["reaching_target"] == 2 and summary["min"] == low and summary["max"] == 1.0
+    assert summary["met"] is ((2 + low) / 3 >= 0.6)
+    assert supernet_knobs.seed_summary(variants[:2])["met"] is True
+    assert supernet_knobs.seed_summary(variants[2:] * 2)["met"] is False  # two misses of two
+    with pytest.raises(ValueError, match="no finished trainings"):
+        supernet_knobs.seed_summary([])
