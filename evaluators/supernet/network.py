@@ -72,15 +72,15 @@ class SupernetNetwork(tf.Module):
         w = self.weights
         gamma, beta = w[f"{prefix}_gamma"][:channels], w[f"{prefix}_beta"][:channels]
         moving_mean, moving_var = w[f"{prefix}_moving_mean"], w[f"{prefix}_moving_variance"]
-        if training and stats is not None:
+        if training:
             mean, var = tf.nn.moments(x, [0, 1, 2])
-            stats[prefix] = (mean, var)
-        elif training:
-            mean, var = tf.nn.moments(x, [0, 1, 2])
-            m = self.bn_momentum
-            for variable, batch in ((moving_mean, mean), (moving_var, var)):
-                batch = tf.stop_gradient(batch)
-                variable.assign(tf.concat([variable[:channels] * m + batch * (1.0 - m), variable[channels:]], 0))
+            if stats is not None:
+                stats[prefix] = (mean, var)
+            else:
+                m = self.bn_momentum
+                for variable, batch in ((moving_mean, mean), (moving_var, var)):
+                    batch = tf.stop_gradient(batch)
+                    variable.assign(tf.concat([variable[:channels] * m + batch * (1.0 - m), variable[channels:]], 0))
         else:
             mean, var = moving_mean[:channels], moving_var[:channels]
         return tf.nn.batch_normalization(x, mean, var, beta, gamma, _BN_EPSILON)
