@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -42,9 +41,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _agent_process(port: int, log: Path, *extra: str) -> subprocess.Popen:
+def _agent_process(port: int, log: Path, *extra: str, tmpdir: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     env.pop("EDGE_PROFILER_TOKEN", None)
+    if tmpdir is not None:  # a private temp folder: no other test's agent sweeps its stale work folders
+        env["TMPDIR"] = str(tmpdir)
     process = subprocess.Popen(
         [sys.executable, "-m", "edge_profiler.cli", "serve", "--port", str(port), "--memory-limit-mb", "1024",
          "--timeout-s", "20", *extra], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=REPO)
@@ -151,7 +152,9 @@ def _alive(pid: int) -> bool:
 def test_the_measurement_dies_with_a_killed_agent_and_the_next_agent_cleans_up(tmp_path: Path,
                                                                                 tiny_model: bytes) -> None:
     port = _free_port()
-    agent = _agent_process(port, tmp_path / "agent.log")
+    private_tmp = tmp_path / "tmp"  # agents of parallel tests sweep the shared temp folder too
+    private_tmp.mkdir()
+    agent = _agent_process(port, tmp_path / "agent.log", tmpdir=private_tmp)
     url = f"http://127.0.0.1:{port}"
     query = "warmup_runs=0&runs=1000000&min_seconds=600"  # runs until the 20 s limit's 14 s
     request = urllib.request.Request(f"{url}/v1/measure?{query}", data=tiny_model, method="POST")
@@ -160,7 +163,7 @@ def test_the_measurement_dies_with_a_killed_agent_and_the_next_agent_cleans_up(t
     while not (workers := _children(agent.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert workers, "no measurement process started"
-    folders = list(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{agent.pid}-*"))
+    folders = list(private_tmp.glob(f"{WORKDIR_PREFIX}{agent.pid}-*"))
     assert folders
     agent.kill()
     agent.wait(10)
@@ -169,7 +172,7 @@ def test_the_measurement_dies_with_a_killed_agent_and_the_next_agent_cleans_up(t
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers), "the measurement outlived the agent"
     assert all(folder.exists() for folder in folders)  # SIGKILL left them behind
-    second = _agent_process(port, tmp_path / "agent.log")
+    second = _agent_process(port, tmp_path / "agent.log", tmpdir=private_tmp)
     try:
         assert not any(folder.exists() for folder in folders)
         assert "removed the work folder" in (tmp_path / "agent.log").read_text()
