@@ -124,8 +124,8 @@ def _evaluate_all(kind: str, work: Path, nets: list[tuple[str, Any]], evaluate: 
 def phase_scratch(args: argparse.Namespace, work: Path, nets: list[tuple[str, Any]]) -> None:
     from evaluators import TrainConfig, TrainingEvaluator
 
-    evaluator = TrainingEvaluator(_scratch_dataset(), TrainConfig(epochs=3, batch_size=128), measure_latency=False,
-                                  save_keras_model=False)
+    evaluator = TrainingEvaluator(_scratch_dataset(), TrainConfig(epochs=3, batch_size=128, seed=args.scratch_seed),
+                                  measure_latency=False, save_keras_model=False)
     _append_load(work, "scratch_start")
     _evaluate_all("scratch", work, nets, evaluator.evaluate)
     _append_load(work, "scratch_end")
@@ -218,7 +218,8 @@ def phase_report(args: argparse.Namespace, work: Path, nets: list[tuple[str, Any
         "supernet": {"epochs_done": manifest.epochs_done, "finished": manifest.finished,
                      "config": manifest.config.to_dict(), "history": list(manifest.history)} if manifest else None,
         "supernet_dataset": _supernet_dataset(args).to_dict(), "scratch_dataset": _scratch_dataset().to_dict(),
-        "scratch_training": {"epochs": 3, "batch_size": 128}, "bn_calibration_images": args.bn_images,
+        "scratch_training": {"epochs": 3, "batch_size": 128, "seed": args.scratch_seed},
+        "bn_calibration_images": args.bn_images,
         "targets": {"kendall_tau": ">= 0.6", "seconds_per_candidate": "<= 5", "supernet_train_minutes": "<= 90"},
         "seed": args.seed, "train_seed": _train_seed(args), "load": loads, "rows": rows,
         "finished": len(both) == len(nets) and bool(manifest and manifest.finished),
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bn-images", type=int, default=500)
     parser.add_argument("--keras-accuracy", action="store_true",
                         help="also score each subnet's float Keras model (off in a search, so off here by default)")
+    parser.add_argument("--scratch-seed", type=int, default=0,
+                        help="training seed of the scratch phase (initial weights; the data and their order stay the same)")
     parser.add_argument("--scratch-from", type=Path, help="take the scratch phase's results from this result JSON")
     parser.add_argument("--json", action="store_true", help="print the result JSON")
     args = parser.parse_args(argv)
