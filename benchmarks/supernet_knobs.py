@@ -125,17 +125,22 @@ def read_out(folder: Path, *, resamples: int = RESAMPLES, seed: int = SEED) -> l
 TAU_TARGET = 0.6
 
 
-def seed_summary(variants: list[Variant], target: float = TAU_TARGET) -> dict[str, Any]:
-    """Tau over trainings of one configuration (docs/supernet.md, "Does tau reproduce?"): mean, range, how
-    many reach ``target``, and the pre-registered verdict (mean >= target and all but at most one reach it)."""
-    if not variants:
+def tau_rule(taus: list[float], target: float = TAU_TARGET) -> dict[str, Any]:
+    """The pre-registered rule of docs/supernet.md, "Does tau reproduce?": the mean tau over trainings is
+    >= ``target`` and all but at most one training reach it."""
+    if not taus:
         raise ValueError("no finished trainings to summarize")
-    taus = [v.kendall_tau for v in variants]
     reached = sum(t >= target for t in taus)
     mean = statistics.mean(taus)
-    return {"trainings": [v.name for v in variants], "kendall_tau": taus, "mean": round(mean, 4),
-            "min": min(taus), "max": max(taus), "target": target, "reaching_target": reached,
-            "met": bool(mean >= target and reached >= len(taus) - 1)}
+    return {"kendall_tau": taus, "mean": round(mean, 4), "min": min(taus), "max": max(taus), "target": target,
+            "reaching_target": reached, "met": bool(mean >= target and reached >= len(taus) - 1)}
+
+
+def seed_summary(variants: list[Variant], target: float = TAU_TARGET) -> dict[str, Any]:
+    """Tau over trainings of one configuration: :func:`tau_rule` of their taus, with their names."""
+    if not variants:
+        raise ValueError("no finished trainings to summarize")
+    return {"trainings": [v.name for v in variants]} | tau_rule([v.kendall_tau for v in variants], target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keras-accuracy", action="store_true",
                         help="also score each subnet's float Keras model (off in a search, so off here by default)")
     parser.add_argument("--scratch-seed", type=int, default=0,
-                        help="training seed of the scratch phase (initial weights; the data and their order stay the same)")
+                        help="training seed of the scratch phase (initial weights; data and order stay the same)")
     parser.add_argument("--scratch-from", type=Path, help="take the scratch phase's results from this result JSON")
     parser.add_argument("--json", action="store_true", help="print the result JSON")
     args = parser.parse_args(argv)
