@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -181,6 +181,35 @@ def _build(arch: Any, bn_momentum: float | None, seed: int) -> tuple[Any, int, i
     return model, int(cost.params), int(cost.macs)
 
 
+def score_int8(convert_model: Callable[[], Any], dataset: Dataset, workdir: Path, result: CandidateResult) -> Path:
+    """The int8 half of every evaluator: ``convert_model()`` (timed as ``convert``), the model written as
+    ``TFLITE_INT8_NAME`` in ``workdir``, its accuracy on the validation split through LiteRT (``evaluate``);
+    size, accuracy, metrics and the float-to-int8 gap recorded on ``result``. Returns the .tflite path."""
+    from evaluators.errors import ConversionError, MetricsError
+    from evaluators.metrics import evaluate_tflite
+
+    timings = result.timings_s
+    with _Timer(timings, "convert"):
+        try:
+            converted = convert_model()
+        except ConversionError as exc:
+            raise _Failed("convert", str(exc)) from exc
+    result.conversion = {"format": converted.fmt, **converted.details}
+    tflite_path = converted.write(workdir / TFLITE_INT8_NAME)
+    result.artifacts["tflite_int8"] = str(tflite_path)
+    result.size_bytes = converted.size_bytes
+    with _Timer(timings, "evaluate"):
+        try:
+            metrics = evaluate_tflite(converted.tflite_bytes, dataset.val, dataset.class_names)
+        except MetricsError as exc:
+            raise _Failed("evaluate", str(exc)) from exc
+    result.accuracy_int8 = metrics.accuracy
+    result.metrics_int8 = metrics.to_dict()
+    if result.keras_accuracy is not None:
+        result.accuracy_gap = result.keras_accuracy - metrics.accuracy
+    return tflite_path
+
+
 def _profile(profiler: Any, path: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return profiler.measure(path, **params)
@@ -314,8 +343,6 @@ class TrainingEvaluator:
     def _run(self, arch: Any, workdir: Path, result: CandidateResult, cheap: CheapResult | None,
              rungs: RungTraining | None = None, initial_weights: list[Any] | None = None) -> None:
         from evaluators.conversion import QATConfig, convert
-        from evaluators.errors import ConversionError, MetricsError
-        from evaluators.metrics import evaluate_tflite
 
         dataset = self.dataset(arch.resolution, arch.channels)
         result.dataset = {"name": self.dataset_cfg.name, **{k: dataset.info[k] for k in ("counts", "num_skipped")}}
@@ -343,26 +370,10 @@ class TrainingEvaluator:
         result.keras_accuracy = trained.val_accuracy
         if self.save_keras_model:
             _save_keras_model(model, workdir, result, timings)
-        with _Timer(timings, "convert"):
-            try:
-                converted = convert(model, "qat_int8" if self.qat_epochs else "int8", calibration=dataset,
-                                    qat=QATConfig(dataset, epochs=self.qat_epochs) if self.qat_epochs else None,
-                                    calibration_samples=self.calibration_samples, seed=self.train_cfg.seed)
-            except ConversionError as exc:
-                raise _Failed("convert", str(exc)) from exc
-        result.conversion = {"format": converted.fmt, **converted.details}
-        tflite_path = converted.write(workdir / TFLITE_INT8_NAME)
-        result.artifacts["tflite_int8"] = str(tflite_path)
-        result.size_bytes = converted.size_bytes
-        with _Timer(timings, "evaluate"):
-            try:
-                metrics = evaluate_tflite(converted.tflite_bytes, dataset.val, dataset.class_names)
-            except MetricsError as exc:
-                raise _Failed("evaluate", str(exc)) from exc
-        result.accuracy_int8 = metrics.accuracy
-        result.metrics_int8 = metrics.to_dict()
-        if result.keras_accuracy is not None:
-            result.accuracy_gap = result.keras_accuracy - metrics.accuracy
+        tflite_path = score_int8(lambda: convert(
+            model, "qat_int8" if self.qat_epochs else "int8", calibration=dataset,
+            qat=QATConfig(dataset, epochs=self.qat_epochs) if self.qat_epochs else None,
+            calibration_samples=self.calibration_samples, seed=self.train_cfg.seed), dataset, workdir, result)
         if cheap is not None and cheap.ok and cheap.latency:
             result.latency = cheap.latency
             timings["profile"] = 0.0
@@ -373,4 +384,4 @@ class TrainingEvaluator:
 
 __all__ = ["COMPLETE", "FAILED", "CandidateResult", "CheapEvaluator", "CheapResult", "EvaluationStatus",
            "KERAS_MODEL_NAME", "TFLITE_INT8_NAME", "TrainingEvaluator", "UNTRAINED_TFLITE_NAME",
-           "runtime_versions"]
+           "runtime_versions", "score_int8"]

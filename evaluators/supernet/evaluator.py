@@ -18,13 +18,13 @@ import numpy as np
 
 from evaluators.candidate import (
     FAILED,
-    TFLITE_INT8_NAME,
     CandidateResult,
     _arch_string,
     _Failed,
     _save_keras_model,
     _Timer,
     runtime_versions,
+    score_int8,
 )
 from evaluators.datasets import Dataset, DatasetConfig, load_dataset
 from evaluators.supernet.spec import SupernetError
@@ -92,8 +92,6 @@ class SupernetEvaluator:
 
     def _run(self, arch: Any, workdir: Path, result: CandidateResult) -> None:
         from evaluators.conversion import convert
-        from evaluators.errors import ConversionError, MetricsError
-        from evaluators.metrics import evaluate_tflite
         from search_spaces.cost import arch_cost
         from search_spaces.keras_backend import keras
 
@@ -116,24 +114,8 @@ class SupernetEvaluator:
                 result.keras_accuracy = _float_accuracy(model, dataset)
         if self.save_keras_model:
             _save_keras_model(model, workdir, result, timings)
-        with _Timer(timings, "convert"):
-            try:
-                converted = convert(model, "int8", calibration=dataset, calibration_samples=self.calibration_samples,
-                                    seed=self.seed)
-            except ConversionError as exc:
-                raise _Failed("convert", str(exc)) from exc
-        result.conversion = {"format": converted.fmt, **converted.details}
-        result.artifacts["tflite_int8"] = str(converted.write(workdir / TFLITE_INT8_NAME))
-        result.size_bytes = converted.size_bytes
-        with _Timer(timings, "evaluate"):
-            try:
-                metrics = evaluate_tflite(converted.tflite_bytes, dataset.val, dataset.class_names)
-            except MetricsError as exc:
-                raise _Failed("evaluate", str(exc)) from exc
-        result.accuracy_int8 = metrics.accuracy
-        result.metrics_int8 = metrics.to_dict()
-        if result.keras_accuracy is not None:
-            result.accuracy_gap = result.keras_accuracy - metrics.accuracy
+        score_int8(lambda: convert(model, "int8", calibration=dataset, calibration_samples=self.calibration_samples,
+                                   seed=self.seed), dataset, workdir, result)
 
     def _provenance(self) -> dict[str, Any]:
         supernet = self.supernet
