@@ -163,10 +163,14 @@ class _DivergenceGuard:
         class Callback(keras.callbacks.Callback):
             def __init__(self) -> None:
                 super().__init__()
-                self.epoch = 0
+                self.epoch, self.started = 0, time.perf_counter()
 
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-                self.epoch = epoch
+                self.epoch, self.started = epoch, time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # for long trainings' logs
+                logger.debug("epoch %d of %s done in %.0f s, loss %.4f", epoch + 1, self.params.get("epochs"),
+                             time.perf_counter() - self.started, float((logs or {}).get("loss", math.nan)))
 
             def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
                 loss = (logs or {}).get("loss")

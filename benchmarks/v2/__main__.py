@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage2-unit: start no training after this time (seconds since the epoch)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "stage2-unit":  # an hour-long training says how far it is, epoch by epoch
+        logging.getLogger("evaluators.training").setLevel(logging.DEBUG)
     try:
         config = load_v2_config(args.config, out_dir=args.out_dir)
         return _dispatch(args, config)

@@ -30,6 +30,17 @@ def test_train_step_is_traced_once(trained: Any) -> None:
     assert len(model.optimizer.variables) == 1 + 2 * len(model.trainable_variables)  # iterations + Adam m, v
 
 
+def test_each_epoch_is_logged_at_debug_level(digits: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from search_spaces.keras_backend import keras
+
+    keras.utils.set_random_seed(0)
+    with caplog.at_level("DEBUG", logger="evaluators.training"):
+        train_model(tiny_keras_model(), digits, TrainConfig(epochs=2, warmup_epochs=0, seed=0))
+    lines = [r.getMessage() for r in caplog.records if r.name == "evaluators.training" and r.levelname == "DEBUG"]
+    assert [line.split(" done")[0] for line in lines] == ["epoch 1 of 2", "epoch 2 of 2"]
+    assert all(" s, loss " in line for line in lines)
+
+
 def test_warmup_then_cosine_schedule() -> None:
     cfg = TrainConfig(epochs=4, lr=0.1, warmup_epochs=1, min_lr_fraction=0.0)
     schedule = make_schedule(cfg, 10, 4)
