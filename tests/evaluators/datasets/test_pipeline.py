@@ -41,6 +41,25 @@ def test_same_seed_same_split_and_fraction_is_stratified() -> None:
     assert sum(train_counts) == first.info["counts"]["train"] < 0.3 * 1797 and min(train_counts) > 0
 
 
+def test_the_autotuner_is_off_and_changes_no_batch() -> None:
+    """Off because deleting an iterator waited for it (seconds per epoch); the batches are the same either way."""
+    from search_spaces.keras_backend import tf
+
+    def load() -> Any:
+        return load_dataset(DatasetConfig(fraction=0.5), resolution=16, channels=1, batch_size=64)
+
+    ours, tuned = load(), load()
+    splits = (ours.train, ours.val, ours.test, ours.train_plain)
+    assert all(split.options().autotune.enabled is False for split in splits)
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    tuned_train = tuned.train.with_options(options)
+    assert tuned_train.options().autotune.enabled is True
+    for _ in range(2):  # two epochs: the reshuffle goes on alike
+        for a, b in zip(_all(ours.train), _all(tuned_train)):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_stratified_split_keeps_every_class() -> None:
     labels = np.array([0] * 10 + [1] * 3 + [2] * 1)
     keep, held = stratified_split(labels, 0.5, seed=0)
