@@ -62,6 +62,11 @@ def _tau(x: np.ndarray, y: np.ndarray) -> float:
     return float(value) if np.isfinite(value) else 0.0
 
 
+def bootstrap_taus(x: np.ndarray, y: np.ndarray, draws: np.ndarray) -> list[float]:
+    """Kendall tau of ``x`` against ``y`` on each bootstrap resample (a row of subnet indices in ``draws``)."""
+    return [_tau(x[idx], y[idx]) for idx in draws]
+
+
 def _interval(values: list[float]) -> tuple[float, float]:
     low, high = np.percentile(values, [2.5, 97.5])
     return round(float(low), 4), round(float(high), 4)
@@ -83,7 +88,7 @@ def _variant(name: str, result: dict[str, Any], base: dict[str, tuple[float, flo
     if len(names) != resamples.shape[1]:
         raise ValueError(f"{name}: {len(names)} scored subnets, expected {resamples.shape[1]}")
     own = np.array([pairs[n] for n in names])
-    taus = [_tau(own[idx, 0], own[idx, 1]) for idx in resamples]
+    taus = bootstrap_taus(own[:, 0], own[:, 1], resamples)
     tau = _tau(own[:, 0], own[:, 1])
     diff = diff_ci = None
     if base is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.supernet_knobs import RESAMPLES, SEED, TAU_TARGET, _interval, _tau, tau_rule
+from benchmarks.supernet_knobs import RESAMPLES, SEED, TAU_TARGET, _interval, _tau, bootstrap_taus, tau_rule
 
 logger = logging.getLogger("supernet_yardstick")
 
@@ -71,8 +71,7 @@ def reading(prediction: tuple[str, Column], reference: tuple[str, Column], draws
     """Tau of ``prediction`` against ``reference`` over ``names``, with its bootstrap interval."""
     x = np.array([prediction[1][n] for n in names])
     y = np.array([reference[1][n] for n in names])
-    taus = [_tau(x[idx], y[idx]) for idx in draws]
-    return Reading(prediction[0], reference[0], round(_tau(x, y), 4), _interval(taus))
+    return Reading(prediction[0], reference[0], round(_tau(x, y), 4), _interval(bootstrap_taus(x, y, draws)))
 
 
 def _ensembles(supernets: dict[str, Column], references: list[tuple[str, Column]], draws: np.ndarray,

@@ -161,9 +161,9 @@ def load_dataset(cfg: DatasetConfig, *, resolution: int, channels: int, batch_si
 
 def _options(tf: Any) -> Any:
     """tf.data's autotuner off. With it on, deleting an iterator waits for the autotuning thread, and Keras
-    deletes one at every epoch's end and when ``fit`` or ``evaluate`` returns: 0-3.5 s each on a quiet core
-    here (7 s on a shared one), up to 25 % of a 3-epoch proxy training, for no faster epoch (measured 7 Dec
-    2026, docs/early_stopping.md). The elements and their order do not depend on it (``deterministic``)."""
+    deletes one at every epoch's end and when ``fit`` or ``evaluate`` returns: 3.4-4.1 s each on a quiet core
+    here, 11 s of a 35 s 3-epoch proxy training, for no faster epoch (``benchmarks/tf_data_autotune.py``,
+    docs/early_stopping.md). The elements and their order do not depend on it (``deterministic``)."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return options
