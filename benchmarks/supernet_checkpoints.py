@@ -49,8 +49,9 @@ def _epoch_weights(network: Any, prefix: Path) -> dict[str, np.ndarray]:
     return {name: variable.numpy() for name, variable in network.weights.items()}
 
 
-def derive(source: Path, dest: Path, variant: str) -> Path:
-    """A finished supernet folder at ``dest`` holding ``variant``'s weights of the training in ``source``."""
+def derive(source: Path, dest: Path, variant: str, space: Any = None) -> Path:
+    """A finished supernet folder at ``dest`` holding ``variant``'s weights of the 4-epoch training in
+    ``source`` (trained for ``space``, by default the benchmark's)."""
     from benchmarks.supernet_ranking import _space
     from evaluators.supernet.layout import SupernetLayout
     from evaluators.supernet.network import SupernetNetwork
@@ -60,7 +61,9 @@ def derive(source: Path, dest: Path, variant: str) -> Path:
     manifest = read_manifest(source)
     if manifest is None or not manifest.finished or manifest.epochs_done != 4:
         raise ValueError(f"{source}: not a finished 4-epoch supernet")
-    space = _space()
+    space = space or _space()
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     if manifest.space != space.to_dict():
         raise ValueError(f"{source}: trained for another space than the benchmark's")
     network = SupernetNetwork(SupernetLayout(space), seed=manifest.config.seed, bn_momentum=manifest.config.bn_momentum)
@@ -68,8 +71,6 @@ def derive(source: Path, dest: Path, variant: str) -> Path:
     if variant == "avg":
         fourth = _epoch_weights(network, source / "checkpoints" / "epoch-0004")
         third = {name: (third[name] + fourth[name]) / 2 for name in third}
-    elif variant != "e3":
-        raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
     for name, variable in network.weights.items():
         variable.assign(third[name])
     dest.mkdir(parents=True, exist_ok=True)
@@ -107,16 +108,20 @@ def _paired(x: Column, y: Column, ref: Column, names: list[str], draws: np.ndarr
     return {"difference": round(_tau(a, r) - _tau(b, r), 4), "ci95": _interval(diffs)}
 
 
-def read_out(seeds: tuple[int, ...] = (0, 1, 2, 3)) -> dict[str, Any]:
-    """The three readings of the protocol, from the committed result JSONs."""
+def read_out(results: Path = RESULTS, seeds: tuple[int, ...] = (0, 1, 2, 3), *,
+             resamples: int = RESAMPLES) -> dict[str, Any]:
+    """The three readings of the protocol, from the result JSONs under ``results``: ``supernet_ranking.json``
+    (scratch seed 0), ``supernet_seeds/base_s<seed>.json`` (e4) and ``supernet_checkpoints/<variant>_s<seed>.json``."""
     archs: dict[str, str] = {}
-    scratch = column(_load(SCRATCH), "accuracy_int8_scratch", archs)
-    cols = {(v, s): column(_load(OUT / f"{v}_s{s}.json"), "accuracy_int8_inherited", archs)
+    scratch = column(_load(results / SCRATCH.name), "accuracy_int8_scratch", archs)
+    cols = {(v, s): column(_load(results / OUT.name / f"{v}_s{s}.json"), "accuracy_int8_inherited", archs)
             for v in VARIANTS for s in seeds}
-    cols |= {("e4", s): column(_load(RESULTS / "supernet_seeds" / f"base_s{s}.json"), "accuracy_int8_inherited", archs)
+    cols |= {("e4", s): column(_load(results / "supernet_seeds" / f"base_s{s}.json"), "accuracy_int8_inherited", archs)
              for s in seeds}
     names = sorted(set(scratch).intersection(*(set(c) for c in cols.values())))
-    draws = np.random.default_rng(SEED).integers(0, len(names), size=(RESAMPLES, len(names)))
+    if len(names) < 3:
+        raise ValueError(f"only {len(names)} subnets are scored in every result")
+    draws = np.random.default_rng(SEED).integers(0, len(names), size=(resamples, len(names)))
     ref = ("scratch seed 0", scratch)
     within = {s: dataclasses.asdict(reading((f"e3 s{s}", cols["e3", s]), (f"e4 s{s}", cols["e4", s]), draws, names))
               for s in seeds}
@@ -128,7 +133,7 @@ def read_out(seeds: tuple[int, ...] = (0, 1, 2, 3)) -> dict[str, Any]:
     means = {v: round(statistics.fmean(r["kendall_tau"] for r in against[v].values()), 4) for v in against}
     avg_wins = sum(paired[s]["difference"] > 0 for s in seeds)
     return {
-        "benchmark": "supernet_checkpoints", "n_subnets": len(names), "seeds": list(seeds), "resamples": RESAMPLES,
+        "benchmark": "supernet_checkpoints", "n_subnets": len(names), "seeds": list(seeds), "resamples": resamples,
         "within_training_e3_vs_e4": within,
         "within_training_mean_tau": round(statistics.fmean(w["kendall_tau"] for w in within.values()), 4),
         "against_scratch_seed0": against, "against_scratch_seed0_mean": means,
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.read_out:
             for seed, variant in itertools.product(sorted(SOURCES), VARIANTS):
                 logger.info("%s of training seed %d: %s", variant, seed, score(seed, variant))
-        payload = read_out()
+        payload = read_out(RESULTS)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
