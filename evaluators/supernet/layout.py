@@ -18,6 +18,7 @@ space, so the training step is traced once per resolution and takes the subnet a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from typing import Any
 
@@ -27,7 +28,13 @@ from search_spaces.cost import arch_cost, se_channels
 from search_spaces.scaling import scale_head, scale_stage, scale_stem
 from search_spaces.space import SearchSpace, SearchSpaceError
 
-__all__ = ["Branch", "SlotLayout", "StageLayout", "SupernetLayout", "VARIANTS", "ParamSpec"]
+__all__ = ["Branch", "SlotLayout", "StageLayout", "SupernetLayout", "VARIANTS", "ParamSpec",
+           "elastic_kind"]
+
+
+def elastic_kind(parameter: str) -> str:
+    """The kind of a space parameter: ``stage3_se_ratio`` -> ``se_ratio``, ``width`` -> ``width``."""
+    return parameter if parameter in ("width", "resolution") else parameter.split("_", 1)[1]
 
 # Weight paths of a block: MBConv with / without expand layer, Fused-MBConv with / without project.
 VARIANTS: dict[tuple[str, bool], str] = {
@@ -179,21 +186,32 @@ class SupernetLayout:
         return effective_strides(self.extreme("max").with_input(resolution=resolution))
 
     # ----- sampling (sandwich rule) ---------------------------------------------------------
-    def extreme(self, which: str) -> Architecture:
+    def extreme(self, which: str, elastic: frozenset[str] | None = None) -> Architecture:
         """The largest (``"max"``) or smallest (``"min"``) subnet: every numeric choice at its end; per
-        stage the block type with the most (fewest) multiply-accumulates at those sizes."""
-        pick = max if which == "max" else min
+        stage the block type with the most (fewest) multiply-accumulates at those sizes. With ``elastic``
+        (kinds of :data:`evaluators.supernet.spec.ELASTIC_KINDS`), only choices of those kinds go to the
+        ``which`` end; the others stay at the largest subnet's value (a progressive-shrinking phase)."""
+        return self._with(self._extreme_params(which, elastic), "", None)
+
+    def _extreme_params(self, which: str, elastic: frozenset[str] | None) -> dict[str, Any]:
+        def pick(name: str) -> Any:
+            return min if which == "min" and (elastic is None or elastic_kind(name) in elastic) else max
+
         params: dict[str, Any] = {}
         for choice in self.space.parameters():
             if not choice.name.endswith(("_block", "_activation")):
-                params[choice.name] = pick(choice.values)
+                params[choice.name] = pick(choice.name)(choice.values)
             elif choice.name.endswith("_activation"):
                 params[choice.name] = choice.values[0]
         for choice in self.space.parameters():
             if choice.name.endswith("_block"):
-                params[choice.name] = pick(
+                params[choice.name] = pick(choice.name)(
                     choice.values, key=lambda v: arch_cost(self._with(params, choice.name, v)).macs)
-        return self._with(params, "", None)
+        return params
+
+    @functools.cached_property
+    def _largest_params(self) -> dict[str, Any]:
+        return self._extreme_params("max", None)
 
     def _with(self, params: dict[str, Any], name: str, value: Any) -> Architecture:
         filled = dict(params)
@@ -203,9 +221,16 @@ class SupernetLayout:
             filled[name] = value
         return self.space.architecture(filled)
 
-    def sample(self, rng: random.Random, resolution: int | None = None) -> Architecture:
-        """A uniformly random subnet (each choice independently), at ``resolution`` if given."""
-        params = {c.name: rng.choice(c.values) for c in self.space.parameters()}
+    def sample(self, rng: random.Random, resolution: int | None = None,
+               elastic: frozenset[str] | None = None) -> Architecture:
+        """A uniformly random subnet (each choice independently), at ``resolution`` if given. With
+        ``elastic``, only choices of those kinds are drawn; the others are the largest subnet's."""
+        if elastic is None:
+            params = {c.name: rng.choice(c.values) for c in self.space.parameters()}
+        else:
+            largest = self._largest_params
+            params = {c.name: rng.choice(c.values) if elastic_kind(c.name) in elastic else largest[c.name]
+                      for c in self.space.parameters()}
         if resolution is not None and len(self.space.resolution) > 1:
             params["resolution"] = resolution
         return self.space.architecture(params)

@@ -13,7 +13,11 @@ from typing import Any
 
 from search_spaces.space import SearchSpace
 
-__all__ = ["SupernetError", "SupernetSpec", "SupernetTrainConfig", "space_fingerprint"]
+__all__ = ["ELASTIC_KINDS", "SupernetError", "SupernetSpec", "SupernetTrainConfig", "space_fingerprint"]
+
+# The kinds of choice a progressive-shrinking epoch can make elastic (SupernetTrainConfig.shrinking);
+# "width" covers the overall width and the stage widths.
+ELASTIC_KINDS = ("resolution", "width", "block", "expansion", "kernel", "depth", "se_ratio", "activation")
 
 
 class SupernetError(ValueError):
@@ -76,6 +80,13 @@ class SupernetTrainConfig:
     optimizer is AdamW with linear warm-up over ``warmup_epochs`` and cosine decay
     (:func:`evaluators.training.make_optimizer`). ``bn_momentum`` is Keras' convention (weight of the
     old moving statistic).
+
+    ``shrinking`` is progressive shrinking (Cai et al. 2020, "Once-for-All", section 3.2): one entry per
+    leading epoch, the kinds of choice that are elastic in it (``resolution``, ``width``, ``block``,
+    ``expansion``, ``kernel``, ``depth``, ``se_ratio``, ``activation``); the other choices stay at the
+    largest subnet's value, and an epoch with none trains the largest subnet alone. Each entry must hold
+    the kinds of the one before, and the epochs after the list have every choice elastic. Empty (the
+    default): every epoch is the plain sandwich rule.
     """
 
     epochs: int
@@ -89,9 +100,11 @@ class SupernetTrainConfig:
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1
     bn_momentum: float = 0.9
+    shrinking: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
+        object.__setattr__(self, "shrinking", _shrinking(self.shrinking, self.epochs))
         _positive_int("batch_size", self.batch_size)
         if isinstance(self.sandwich_random_subnets, bool) or not isinstance(self.sandwich_random_subnets, int) \
                 or self.sandwich_random_subnets < 0:
@@ -112,8 +125,12 @@ class SupernetTrainConfig:
         if not 0.0 < self.bn_momentum < 1.0:
             raise ValueError(f"bn_momentum must be in (0, 1), got {self.bn_momentum!r}")
 
+    def elastic_at(self, epoch: int) -> frozenset[str] | None:
+        """The kinds elastic in ``epoch`` (0-based) under ``shrinking``; None: every choice."""
+        return frozenset(self.shrinking[epoch]) if epoch < len(self.shrinking) else None
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"shrinking": [list(kinds) for kinds in self.shrinking]}
 
     @classmethod
     def from_dict(cls, data: Any) -> SupernetTrainConfig:
@@ -121,6 +138,24 @@ class SupernetTrainConfig:
         if not isinstance(data, dict) or not set(data) <= names:
             raise SupernetError(f"supernet training config: unknown keys in {data!r:.200}")
         return cls(**data)
+
+
+def _shrinking(value: Any, epochs: int) -> tuple[tuple[str, ...], ...]:
+    """``value`` as a tuple of kind tuples, or a ValueError naming what is wrong with it."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(kinds, (list, tuple)) for kinds in value):
+        raise ValueError(f"shrinking must be a list of lists of kinds (one per leading epoch), got {value!r:.120}")
+    phases = tuple(tuple(kinds) for kinds in value)
+    for epoch, kinds in enumerate(phases, start=1):
+        unknown = [k for k in kinds if k not in ELASTIC_KINDS]
+        if unknown:
+            raise ValueError(f"shrinking, epoch {epoch}: unknown kind(s) {unknown}; known: {', '.join(ELASTIC_KINDS)}")
+        if epoch > 1 and not set(phases[epoch - 2]) <= set(kinds):
+            raise ValueError(f"shrinking, epoch {epoch}: drops {sorted(set(phases[epoch - 2]) - set(kinds))}; "
+                             "each epoch must keep the kinds of the one before")
+    if len(phases) >= epochs:
+        raise ValueError(f"shrinking lists {len(phases)} epoch(s) of {epochs}: leave at least the last epoch with "
+                         "every choice elastic")
+    return phases
 
 
 def _positive_int(name: str, value: Any) -> None:

@@ -6,7 +6,8 @@ Each step (Yu et al. 2020, "BigNAS"; Yu & Huang 2019, "Universally Slimmable Net
 1. the largest subnet learns from the labels (label smoothing), at the largest resolution;
 2. the smallest subnet (smallest resolution) and ``sandwich_random_subnets`` uniformly random ones (one
    random resolution per step) learn from the largest's soft predictions (stop-gradient), or from the
-   labels when ``distillation`` is off;
+   labels when ``distillation`` is off (with progressive shrinking, Cai et al. 2020, the first epochs
+   vary only some kinds of choice, see :class:`SupernetTrainConfig`);
 3. the summed gradients update the shared weights once (AdamW, warm-up then cosine decay).
 
 Smaller resolutions are the max-resolution batch resized in the graph. After every epoch the weights,
@@ -90,13 +91,21 @@ def _make_step(network: Any, optimizer: Any, cfg: SupernetTrainConfig, num_class
 
 def _epoch_codes(layout: SupernetLayout, cfg: SupernetTrainConfig, epoch: int,
                  steps: int) -> list[tuple[list[tuple[int, ...]], list[int]]]:
-    """Per step: encoded subnets [largest, smallest, random...] and their resolutions; seeded per epoch."""
+    """Per step: encoded subnets [largest, smallest, random...] and their resolutions; seeded per epoch.
+    In a progressive-shrinking epoch (``cfg.elastic_at``) the smallest and random subnets vary only the
+    elastic kinds, and an epoch with none trains the largest subnet alone."""
     rng = random.Random(cfg.seed * 100_003 + epoch)
-    largest, smallest = layout.extreme("max"), layout.extreme("min")
+    elastic = cfg.elastic_at(epoch)
+    largest, smallest = layout.extreme("max"), layout.extreme("min", elastic)
+    resolutions = layout.space.resolution if elastic is None or "resolution" in elastic else [largest.resolution]
     out = []
     for _ in range(steps):
-        resolution = rng.choice(layout.space.resolution)
-        archs = [largest, smallest, *(layout.sample(rng, resolution) for _ in range(cfg.sandwich_random_subnets))]
+        resolution = rng.choice(resolutions)
+        if elastic == frozenset():
+            archs = [largest]
+        else:
+            archs = [largest, smallest, *(layout.sample(rng, resolution, elastic)
+                                          for _ in range(cfg.sandwich_random_subnets))]
         out.append(([layout.encode(a) for a in archs], [a.resolution for a in archs]))
     return out
 

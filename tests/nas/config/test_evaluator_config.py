@@ -41,6 +41,16 @@ def test_supernet_settings_from_yaml(tmp_path: Path) -> None:
     assert settings.training.batch_size == 64  # untouched keys keep the default
 
 
+def test_progressive_shrinking_from_yaml_and_from_set(tmp_path: Path) -> None:
+    path = tmp_path / "search.yaml"
+    path.write_text("evaluator:\n  supernet:\n    training:\n      epochs: 4\n"
+                    "      shrinking: [[], [kernel], [kernel, depth]]\n")
+    assert load_config(path).evaluator.supernet.training.shrinking == ((), ("kernel",), ("kernel", "depth"))
+    config = load_config(overrides=[("evaluator.supernet.training.shrinking", "[[], [kernel]]")])
+    assert config.evaluator.supernet.training.elastic_at(1) == frozenset({"kernel"})
+    assert build_config(config.as_dict()).evaluator.supernet.training == config.evaluator.supernet.training
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"evaluator.name": "oneshot"}, "evaluator.name: 'oneshot' is not one of training, supernet"),
     ({"evaluator.supernet.bn_calibration_images": "0"}, "evaluator.supernet.bn_calibration_images: must be >= 1"),
@@ -52,6 +62,8 @@ def test_supernet_settings_from_yaml(tmp_path: Path) -> None:
      "evaluator.supernet.training: train_fraction must be in (0, 1]"),
     ({"evaluator.supernet.training.distillation": "maybe"},
      "evaluator.supernet.training.distillation: expected true or false"),
+    ({"evaluator.supernet.training.shrinking": "[[kernal]]"},
+     "evaluator.supernet.training: shrinking, epoch 1: unknown kind(s) ['kernal']"),
     ({"evaluator.supernet.training.epoch": "3"}, "unknown config key 'evaluator.supernet.training.epoch'"),
     ({"evaluator.supernet.size": "3"}, "unknown config key 'evaluator.supernet.size'"),
     ({"evaluator.name": "supernet", "early_stopping.rungs": "1"},
