@@ -79,7 +79,16 @@ def _train_config(args: argparse.Namespace) -> Any:
 
     return SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                sandwich_random_subnets=args.sandwich, distillation=not args.no_distillation,
-                               seed=_train_seed(args))
+                               seed=_train_seed(args), shrinking=args.shrinking)
+
+
+def _shrinking_arg(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"not YAML: {str(exc).splitlines()[0]}") from None
 
 
 def _train_seed(args: argparse.Namespace) -> int:
@@ -241,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--sandwich", type=int, default=2, help="random subnets per step")
     parser.add_argument("--no-distillation", action="store_true")
+    parser.add_argument("--shrinking", type=_shrinking_arg, default=(),
+                        help="progressive shrinking, a YAML list per leading epoch, e.g. '[[], [kernel, depth]]'")
     parser.add_argument("--bn-images", type=int, default=500)
     parser.add_argument("--keras-accuracy", action="store_true",
                         help="also score each subnet's float Keras model (off in a search, so off here by default)")
@@ -270,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     if "scratch" in phases:
         phase_scratch(args, work, nets)
     if "supernet" in phases:
+        try:
+            _train_config(args)
+        except ValueError as exc:
+            print(f"error: supernet training: {exc}", file=sys.stderr)
+            return 2
         phase_supernet(args, work)
     if "inherit" in phases:
         phase_inherit(args, work, nets)
