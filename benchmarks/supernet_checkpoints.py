@@ -132,14 +132,15 @@ def read_out(results: Path = RESULTS, seeds: tuple[int, ...] = (0, 1, 2, 3), *,
                    for a, b in itertools.combinations(seeds, 2)] for v in ("e4", "avg")}
     means = {v: round(statistics.fmean(r["kendall_tau"] for r in against[v].values()), 4) for v in against}
     avg_wins = sum(paired[s]["difference"] > 0 for s in seeds)
+    within_mean = statistics.fmean(w["kendall_tau"] for w in within.values())
     return {
         "benchmark": "supernet_checkpoints", "n_subnets": len(names), "seeds": list(seeds), "resamples": resamples,
         "within_training_e3_vs_e4": within,
-        "within_training_mean_tau": round(statistics.fmean(w["kendall_tau"] for w in within.values()), 4),
+        "within_training_mean_tau": round(within_mean, 4),
         "against_scratch_seed0": against, "against_scratch_seed0_mean": means,
         "avg_minus_e4": paired, "avg_beats_e4_in": avg_wins,
         "between_trainings_mean_tau": {v: round(statistics.fmean(t), 4) for v, t in between.items()},
-        "rule": {"settled_by_epoch3": statistics.fmean(w["kendall_tau"] for w in within.values()) >= 0.8,
+        "rule": {"settled_by_epoch3": within_mean >= 0.8,
                  "averaging_becomes_an_option": avg_wins >= 3 and means["avg"] - means["e4"] >= 0.05},
     }
 

@@ -22,19 +22,13 @@ import functools
 import random
 from typing import Any
 
-from evaluators.supernet.spec import SupernetError
+from evaluators.supernet.spec import SupernetError, elastic_kind
 from search_spaces.architecture import Architecture, effective_strides
 from search_spaces.cost import arch_cost, se_channels
 from search_spaces.scaling import scale_head, scale_stage, scale_stem
 from search_spaces.space import SearchSpace, SearchSpaceError
 
-__all__ = ["Branch", "SlotLayout", "StageLayout", "SupernetLayout", "VARIANTS", "ParamSpec",
-           "elastic_kind"]
-
-
-def elastic_kind(parameter: str) -> str:
-    """The kind of a space parameter: ``stage3_se_ratio`` -> ``se_ratio``, ``width`` -> ``width``."""
-    return parameter if parameter in ("width", "resolution") else parameter.split("_", 1)[1]
+__all__ = ["Branch", "SlotLayout", "StageLayout", "SupernetLayout", "VARIANTS", "ParamSpec"]
 
 # Weight paths of a block: MBConv with / without expand layer, Fused-MBConv with / without project.
 VARIANTS: dict[tuple[str, bool], str] = {

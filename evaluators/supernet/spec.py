@@ -13,11 +13,17 @@ from typing import Any
 
 from search_spaces.space import SearchSpace
 
-__all__ = ["ELASTIC_KINDS", "SupernetError", "SupernetSpec", "SupernetTrainConfig", "space_fingerprint"]
+__all__ = ["ELASTIC_KINDS", "SupernetError", "SupernetSpec", "SupernetTrainConfig", "elastic_kind",
+           "space_fingerprint"]
 
 # The kinds of choice a progressive-shrinking epoch can make elastic (SupernetTrainConfig.shrinking);
 # "width" covers the overall width and the stage widths.
 ELASTIC_KINDS = ("resolution", "width", "block", "expansion", "kernel", "depth", "se_ratio", "activation")
+
+
+def elastic_kind(parameter: str) -> str:
+    """The kind of a space parameter: ``stage3_se_ratio`` -> ``se_ratio``, ``width`` -> ``width``."""
+    return parameter if parameter in ("width", "resolution") else parameter.split("_", 1)[1]
 
 
 class SupernetError(ValueError):

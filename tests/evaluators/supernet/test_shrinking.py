@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from evaluators.supernet import SupernetTrainConfig, train_supernet
-from evaluators.supernet.layout import SupernetLayout, elastic_kind
+from evaluators.supernet.layout import SupernetLayout
+from evaluators.supernet.spec import elastic_kind
 from evaluators.supernet.train import _epoch_codes
 from search_spaces import SearchSpace
 from tests.evaluators.supernet.test_supernet import DIGITS, RICH_SPACE, TRAIN_CFG, TRAIN_SPACE
